@@ -1,0 +1,24 @@
+//! protoactor-go's cluster protocol in Rust.
+//!
+//! A Rust process that uses this crate can join a protoactor-go cluster as a
+//! full member: it speaks the same gRPC envelope protocol, gossips the same
+//! keys with the same sequence rules, computes the same topology hash and
+//! blocks failed members by the same rules, so Go nodes cannot tell it from a
+//! Go node. Where protoactor-go has bugs that do not show on the wire, we fix
+//! them on our side.
+//!
+//! The crate is layered so that the logic can be tested without a network:
+//!
+//! - [`wire`] — the protobuf types, `Any` packing with Go's type URLs, a
+//!   registry of type names, `MessageBatch` tables and the topology hash.
+//!   Pure data and codecs; builds without `std`.
+//!
+//! Without the default `std` feature the crate is `no_std` + `alloc`.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod wire;
