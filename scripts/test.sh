@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every check and test of protogossip: formatting, lints, the no_std
+# build, the Rust tests (unit, golden-vector replay, simulations, interop),
+# and the Go side (vet, vector regeneration check). `.ci/run` calls exactly
+# this script. Needs Rust (rustup) and Go; nothing else is installed by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (std, all targets and features)"
+cargo clippy --all-targets --all-features -- -D warnings
+
+step "clippy (no_std library)"
+cargo clippy --no-default-features --lib -- -D warnings
+
+step "no_std build for thumbv7m-none-eabi"
+if rustup target list --installed 2>/dev/null | grep -qx thumbv7m-none-eabi \
+   || rustup target add thumbv7m-none-eabi; then
+  cargo build --no-default-features --target thumbv7m-none-eabi --lib
+else
+  echo "note: could not add the thumbv7m-none-eabi target (rustup had no network?);"
+  echo "      building the no_std library for the host instead"
+  cargo build --no-default-features --lib
+fi
+
+step "Rust tests (unit, golden vectors, simulations, interop)"
+cargo test --all-features 2>&1 | tee "$log"
+
+step "Go: vet and tests (go-interop)"
+(cd go-interop && go vet ./... && go test ./... 2>&1 | tee -a "$log")
+
+step "Go: golden vectors regenerate to the committed bytes"
+if [ -x go-interop/regen-vectors.sh ]; then
+  go-interop/regen-vectors.sh --check
+else
+  echo "go-interop/regen-vectors.sh missing" >&2
+  exit 1
+fi
+
+# One closing line over all Rust test binaries.
+passed=$(grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+printf '\nall checks done in %s\n' "$root"
+printf 'tests: %s passed, %s failed\n' "$passed" "$failed"
