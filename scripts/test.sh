@@ -11,6 +11,22 @@ trap 'rm -f "$log"' EXIT
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# System packages the tests need: protoc (the etcd-client crate compiles
+# etcd's protos with it; our own protos need none) and a real etcd server for
+# the etcd provider's tests. Installed from Debian when missing.
+need=()
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v etcd >/dev/null || need+=(etcd-server)
+if [ ${#need[@]} -gt 0 ]; then
+  step "installing ${need[*]} (Debian packages)"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing ${need[*]}: install them (sudo apt-get install ${need[*]}) and run again" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
