@@ -12,6 +12,8 @@
 //! - [`wire`] — the protobuf types, `Any` packing with Go's type URLs, a
 //!   registry of type names, `MessageBatch` tables and the topology hash.
 //!   Pure data and codecs; builds without `std`.
+//! - [`digest`] — the gossip-state fingerprint our `/status` and the Go
+//!   harness both show, so two nodes' views compare at a glance.
 //!
 //! Without the default `std` feature the crate is `no_std` + `alloc`.
 
@@ -21,4 +23,5 @@
 
 extern crate alloc;
 
+pub mod digest;
 pub mod wire;
