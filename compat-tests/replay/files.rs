@@ -41,8 +41,12 @@ pub fn case_twins(family: &str) -> Result<Vec<PathBuf>, String> {
 
 /// Reads a file next to `twin`.
 pub fn sibling(twin: &Path, file: &str) -> Result<Vec<u8>, String> {
-    let path = twin.with_file_name(file);
-    fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
+    read(&twin.with_file_name(file))
+}
+
+/// Reads a file.
+pub fn read(path: &Path) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reads and parses a JSON file.

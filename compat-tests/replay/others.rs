@@ -7,7 +7,9 @@ use protogossip::wire::{self, proto::cluster::Member};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{files, merge_vectors::MergeCase, twin};
+use prost::Message;
+
+use super::{files, merge_vectors::MergeCase, messages, twin};
 
 #[derive(Deserialize)]
 struct HashFile {
@@ -133,6 +135,16 @@ pub fn merge_case(case: &MergeCase) -> Result<(), String> {
         let want = &case.twin[part]["content"];
         if let Some(d) = twin::diff(part, want, &twin::gossip_state(state)) {
             return Err(format!("{}: {d}", case.name));
+        }
+        let bin = case.twin[part]["bin"].as_str().unwrap_or_default();
+        let go = files::read(&files::family_dir("merge").join(bin))?;
+        let equal = state.encode_to_vec() == go;
+        let known = messages::known_difference("merge", &format!("{}.{part}", case.name));
+        if equal == known {
+            return Err(format!(
+                "{}: {part} re-encoding equal={equal}, listed as known difference={known}",
+                case.name
+            ));
         }
     }
     let mut stamped = 0;

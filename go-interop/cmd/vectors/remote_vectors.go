@@ -54,7 +54,7 @@ func writeRemoteVectors(w *writer) error {
 		if err := w.jsonFile(b.name+".resolved.json", map[string]any{
 			"case":      b.name,
 			"envelopes": resolved,
-			"about":     "each envelope as Go's endpoint reader resolves it: type name, target and sender with request ids restored, header, decoded body twin",
+			"about":     "each envelope as Go's endpoint reader resolves it: type name, target and sender with request ids restored, header, decoded body twin; header_given is the header map handed to the writer (an empty map must not be written)",
 		}); err != nil {
 			return err
 		}
@@ -128,12 +128,17 @@ func buildBatch(ds []delivery) (*remote.MessageBatch, []any, error) {
 		if header != nil {
 			hdr = d.header
 		}
+		var given any
+		if d.header != nil {
+			given = d.header
+		}
 		resolved = append(resolved, map[string]any{
-			"type_name": typeName,
-			"target":    pidJ(d.target),
-			"sender":    pidJ(d.sender),
-			"header":    hdr,
-			"body":      contentOf(d.message),
+			"header_given": given,
+			"type_name":    typeName,
+			"target":       pidJ(d.target),
+			"sender":       pidJ(d.sender),
+			"header":       hdr,
+			"body":         contentOf(d.message),
 		})
 	}
 	return batch, resolved, nil
