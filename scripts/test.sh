@@ -49,6 +49,10 @@ fi
 step "Rust tests (unit, golden vectors, simulations, interop)"
 cargo test --all-features 2>&1 | tee "$log"
 
+step "golden vectors replayed"
+cargo test --all-features --test compat -- --nocapture 2>&1 | grep -E '^replayed [0-9]+ vector cases' \
+  || { echo "the vector replay did not report its count" >&2; exit 1; }
+
 step "Go: vet and tests (go-interop)"
 (cd go-interop && go vet ./... && go test ./... 2>&1 | tee -a "$log")
 
