@@ -21,4 +21,7 @@
 
 extern crate alloc;
 
+pub mod gossiper;
+#[cfg(feature = "std")]
+pub mod provider;
 pub mod wire;
