@@ -24,4 +24,7 @@
 extern crate alloc;
 
 pub mod digest;
+pub mod gossiper;
+#[cfg(feature = "std")]
+pub mod provider;
 pub mod wire;

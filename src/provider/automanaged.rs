@@ -1,0 +1,481 @@
+//! protoactor-go's automanaged provider: every node serves `GET /_health`
+//! with a small JSON description of itself, and polls the `/_health` of a
+//! configured host list every refresh interval. The nodes that answer, with
+//! the same cluster name, are the members.
+//!
+//! We serve the same JSON, byte for byte (field order, Go's HTML escaping,
+//! trailing newline, `Content-Type`), so Go nodes list us, and we parse what
+//! Go serves, so we list them.
+//!
+//! One deliberate difference: Go drops a member from the list the first
+//! time its poll fails (a slow answer, a dropped connection), and a member
+//! that leaves a Go node's topology is blocked by that node forever. We keep
+//! a member whose poll failed for `missed_polls_before_leave` consecutive
+//! polls before dropping it, so one bad poll does not cost a healthy member
+//! its membership on our side. Dead members are still caught by the gossip
+//! heartbeat expiry, and after the grace period by the poll. As in Go, when
+//! *every* poll fails we keep the previous list: that is our network, not
+//! the cluster.
+
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, http::header, routing::get};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{oneshot, watch};
+
+use super::{ProviderError, ProviderHandle, SelfMember, publish};
+use crate::wire::proto::cluster::Member;
+
+/// The `Content-Type` Go's `/_health` answers with.
+pub const HEALTH_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
+/// The largest `/_health` body we read from a peer.
+const MAX_HEALTH_BODY: usize = 64 * 1024;
+
+/// The automanaged provider's settings. Defaults equal Go's `New()`, except
+/// the bind host (Go binds `0.0.0.0`; we bind the advertised host).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AutomanagedConfig {
+    /// The port `/_health` is served on (Go's default 6330; 0 = any free port).
+    pub port: u16,
+    /// The address `/_health` is bound to; `None` = this node's advertised host.
+    pub bind_host: Option<String>,
+    /// `host:port` of every node's `/_health` endpoint, usually this one included.
+    pub hosts: Vec<String>,
+    /// How often the hosts are polled (Go: 2 s).
+    pub refresh: Duration,
+    /// How long one poll may take (Go: 2 s).
+    pub request_timeout: Duration,
+    /// Consecutive failed polls after which a previously seen member is
+    /// dropped (Go: 1, i.e. at once).
+    pub missed_polls_before_leave: u32,
+}
+
+impl Default for AutomanagedConfig {
+    fn default() -> Self {
+        Self {
+            port: 6330,
+            bind_host: None,
+            hosts: vec!["localhost:6330".into()],
+            refresh: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+            missed_polls_before_leave: 3,
+        }
+    }
+}
+
+impl AutomanagedConfig {
+    pub(super) fn validate(&self) -> Result<(), ProviderError> {
+        if self.refresh.is_zero() {
+            return Err(ProviderError::Config(
+                "automanaged refresh must be > 0".into(),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(ProviderError::Config(
+                "automanaged request timeout must be > 0".into(),
+            ));
+        }
+        if self.missed_polls_before_leave == 0 {
+            return Err(ProviderError::Config(
+                "automanaged missed_polls_before_leave must be >= 1".into(),
+            ));
+        }
+        for h in &self.hosts {
+            let port_ok = h.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !port_ok {
+                return Err(ProviderError::Config(format!(
+                    "automanaged host {h:?} is not host:port"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The JSON a node serves on `/_health`; field names and order are Go's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeModel {
+    /// Member id (the system id).
+    pub id: String,
+    /// The remoting host only, without port.
+    pub address: String,
+    /// The `/_health` port.
+    pub auto_manage_port: i64,
+    /// The remoting (gRPC) port.
+    pub port: i64,
+    /// Cluster kinds; Go tolerates `null`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub kinds: Vec<String>,
+    /// The cluster name; only nodes with ours are members.
+    pub cluster_name: String,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl NodeModel {
+    /// The model this node serves.
+    pub fn of(me: &SelfMember, auto_manage_port: u16) -> Self {
+        Self {
+            id: me.system_id.clone(),
+            address: me.host.clone(),
+            auto_manage_port: i64::from(auto_manage_port),
+            port: i64::from(me.port),
+            kinds: me.kinds.clone(),
+            cluster_name: me.cluster_name.clone(),
+        }
+    }
+
+    /// The body Go's echo server writes: `encoding/json` output (which
+    /// escapes `<`, `>`, `&`, U+2028 and U+2029) and a newline.
+    pub fn to_go_json(&self) -> Vec<u8> {
+        // Serializing a struct of strings and integers cannot fail.
+        let plain = serde_json::to_string(self).unwrap_or_default();
+        let mut out = String::with_capacity(plain.len() + 8);
+        for c in plain.chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+        out.into_bytes()
+    }
+
+    /// The member this node model describes.
+    pub fn to_member(&self) -> Option<Member> {
+        Some(Member {
+            host: self.address.clone(),
+            port: i32::try_from(self.port).ok()?,
+            id: self.id.clone(),
+            kinds: self.kinds.clone(),
+        })
+    }
+}
+
+/// Serves `/_health` with `body` until `stop` fires.
+async fn serve_health(
+    listener: tokio::net::TcpListener,
+    body: Arc<Vec<u8>>,
+    stop: oneshot::Receiver<()>,
+) {
+    let app = Router::new().route(
+        "/_health",
+        get(move || {
+            let body = Arc::clone(&body);
+            async move {
+                (
+                    [(header::CONTENT_TYPE, HEALTH_CONTENT_TYPE)],
+                    (*body).clone(),
+                )
+            }
+        }),
+    );
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.await;
+        })
+        .await;
+    if let Err(e) = served {
+        tracing::error!(error = %e, "automanaged /_health server stopped");
+    }
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
+
+/// Why one poll of one host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    /// No answer within the request timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The connection failed.
+    #[error("request failed: {0}")]
+    Request(String),
+    /// An answer other than 200.
+    #[error("status {0}")]
+    Status(u16),
+    /// The body was too large or not a node model.
+    #[error("bad body: {0}")]
+    Body(String),
+}
+
+/// Polls one host's `/_health`. `Ok(None)` is Go's `null` body.
+pub async fn poll_host(
+    client: &HttpClientHandle,
+    host: &str,
+    timeout: Duration,
+) -> Result<Option<NodeModel>, PollError> {
+    let uri: hyper::Uri = format!("http://{host}/_health")
+        .parse()
+        .map_err(|e| PollError::Request(format!("{e}")))?;
+    let fetch = async {
+        let resp = client
+            .0
+            .get(uri)
+            .await
+            .map_err(|e| PollError::Request(format!("{e}")))?;
+        if resp.status() != hyper::StatusCode::OK {
+            return Err(PollError::Status(resp.status().as_u16()));
+        }
+        let body = Limited::new(resp.into_body(), MAX_HEALTH_BODY)
+            .collect()
+            .await
+            .map_err(|e| PollError::Body(format!("{e}")))?
+            .to_bytes();
+        serde_json::from_slice::<Option<NodeModel>>(&body)
+            .map_err(|e| PollError::Body(format!("{e}")))
+    };
+    tokio::time::timeout(timeout, fetch)
+        .await
+        .map_err(|_| PollError::Timeout(timeout))?
+}
+
+/// A reusable HTTP client for polling.
+#[derive(Clone)]
+pub struct HttpClientHandle(HttpClient);
+
+impl Default for HttpClientHandle {
+    fn default() -> Self {
+        Self(Client::builder(TokioExecutor::new()).build_http())
+    }
+}
+
+/// What we remember of one polled host between polls.
+#[derive(Debug, Default)]
+struct HostState {
+    last: Option<NodeModel>,
+    failures: u32,
+}
+
+/// The member list of one poll round, applying the grace rule. `None` when
+/// every host failed (keep the previous list, as Go does).
+fn members_after_poll(
+    states: &mut BTreeMap<String, HostState>,
+    results: Vec<(String, Result<Option<NodeModel>, PollError>)>,
+    cluster_name: &str,
+    grace: u32,
+) -> Option<Vec<Member>> {
+    let all_failed = !results.is_empty() && results.iter().all(|(_, r)| r.is_err());
+    for (host, result) in results {
+        let state = states.entry(host.clone()).or_default();
+        match result {
+            Ok(node) => {
+                state.last = node;
+                state.failures = 0;
+            }
+            Err(e) => {
+                state.failures = state.failures.saturating_add(1);
+                tracing::debug!(%host, error = %e, failures = state.failures, "automanaged poll failed");
+                if state.failures >= grace {
+                    state.last = None;
+                }
+            }
+        }
+    }
+    if all_failed {
+        return None;
+    }
+    Some(
+        states
+            .values()
+            .filter_map(|s| s.last.as_ref())
+            .filter(|n| n.cluster_name == cluster_name)
+            .filter_map(NodeModel::to_member)
+            .collect(),
+    )
+}
+
+pub(super) async fn start(
+    config: AutomanagedConfig,
+    me: SelfMember,
+) -> Result<ProviderHandle, ProviderError> {
+    let bind = format!(
+        "{}:{}",
+        config.bind_host.as_deref().unwrap_or(&me.host),
+        config.port
+    );
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|source| ProviderError::Bind {
+            address: bind.clone(),
+            source,
+        })?;
+    let bound: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| ProviderError::Bind {
+            address: bind.clone(),
+            source,
+        })?;
+    let model = NodeModel::of(&me, bound.port());
+    let self_member = me.to_member(&me.system_id);
+    tracing::info!(address = %bound, id = %me.system_id, "automanaged /_health serving");
+
+    let (tx, rx) = watch::channel(Vec::new());
+    publish(&tx, vec![self_member.clone()]);
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let (server_stop_tx, server_stop_rx) = oneshot::channel();
+    let server = tokio::spawn(serve_health(
+        listener,
+        Arc::new(model.to_go_json()),
+        server_stop_rx,
+    ));
+
+    let task = tokio::spawn(async move {
+        let client = HttpClientHandle::default();
+        let mut states = BTreeMap::new();
+        loop {
+            let polls = config.hosts.iter().cloned().map(|host| {
+                let client = client.clone();
+                let timeout = config.request_timeout;
+                async move {
+                    let result = poll_host(&client, &host, timeout).await;
+                    (host, result)
+                }
+            });
+            let results = futures_join_all(polls).await;
+            if let Some(mut members) = members_after_poll(
+                &mut states,
+                results,
+                &me.cluster_name,
+                config.missed_polls_before_leave,
+            ) {
+                // We know we are alive even if our own host is not listed.
+                if !members.iter().any(|m| m.id == self_member.id) {
+                    members.push(self_member.clone());
+                }
+                publish(&tx, members);
+            } else {
+                tracing::warn!(hosts = ?config.hosts, "every automanaged poll failed; keeping the previous member list");
+            }
+            tokio::select! {
+                Ok(()) = &mut stop_rx => break,
+                () = tokio::time::sleep(config.refresh) => {}
+            }
+        }
+        let _ = server_stop_tx.send(());
+        let _ = server.await;
+    });
+    Ok(ProviderHandle::new(rx, stop_tx, task))
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join_all<F, T>(futs: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(id: &str, cluster: &str) -> NodeModel {
+        NodeModel {
+            id: id.into(),
+            address: "127.0.0.1".into(),
+            auto_manage_port: 6330,
+            port: 8090,
+            kinds: vec!["prototopic".into()],
+            cluster_name: cluster.into(),
+        }
+    }
+
+    #[test]
+    fn go_json_field_order_escaping_and_newline() {
+        let mut m = model("a<b>&c", "mycluster");
+        m.kinds = vec![];
+        let json = String::from_utf8(m.to_go_json()).unwrap();
+        assert_eq!(
+            json,
+            "{\"id\":\"a\\u003cb\\u003e\\u0026c\",\"address\":\"127.0.0.1\",\"auto_manage_port\":6330,\"port\":8090,\"kinds\":[],\"cluster_name\":\"mycluster\"}\n"
+        );
+    }
+
+    #[test]
+    fn parses_go_null_kinds_and_ignores_unknown_fields() {
+        let body = br#"{"id":"x","address":"h","auto_manage_port":1,"port":2,"kinds":null,"cluster_name":"c","extra":true}"#;
+        let n: NodeModel = serde_json::from_slice(body).unwrap();
+        assert!(n.kinds.is_empty());
+        assert_eq!(
+            serde_json::from_slice::<Option<NodeModel>>(b"null").unwrap(),
+            None
+        );
+    }
+
+    fn ok(h: &str, id: &str) -> (String, Result<Option<NodeModel>, PollError>) {
+        (h.into(), Ok(Some(model(id, "c"))))
+    }
+    fn failed(h: &str) -> (String, Result<Option<NodeModel>, PollError>) {
+        (h.into(), Err(PollError::Status(500)))
+    }
+    fn ids(ms: &[Member]) -> Vec<&str> {
+        ms.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    #[test]
+    fn one_failed_poll_keeps_a_member_until_grace_runs_out() {
+        let mut st = BTreeMap::new();
+        let m = members_after_poll(&mut st, vec![ok("a", "A"), ok("b", "B")], "c", 3).unwrap();
+        assert_eq!(ids(&m), ["A", "B"]);
+        for _ in 0..2 {
+            let m = members_after_poll(&mut st, vec![ok("a", "A"), failed("b")], "c", 3).unwrap();
+            assert_eq!(ids(&m), ["A", "B"], "B kept during grace");
+        }
+        let m = members_after_poll(&mut st, vec![ok("a", "A"), failed("b")], "c", 3).unwrap();
+        assert_eq!(ids(&m), ["A"], "B dropped after 3 failures");
+        let m = members_after_poll(&mut st, vec![ok("a", "A"), ok("b", "B")], "c", 3).unwrap();
+        assert_eq!(ids(&m), ["A", "B"], "B back when it answers");
+    }
+
+    #[test]
+    fn grace_of_one_is_gos_behaviour() {
+        let mut st = BTreeMap::new();
+        members_after_poll(&mut st, vec![ok("a", "A"), ok("b", "B")], "c", 1).unwrap();
+        let m = members_after_poll(&mut st, vec![ok("a", "A"), failed("b")], "c", 1).unwrap();
+        assert_eq!(ids(&m), ["A"]);
+    }
+
+    #[test]
+    fn all_failed_keeps_previous_list_and_other_clusters_are_filtered() {
+        let mut st = BTreeMap::new();
+        let other = ("x".to_string(), Ok(Some(model("X", "other"))));
+        let m = members_after_poll(&mut st, vec![ok("a", "A"), other], "c", 1).unwrap();
+        assert_eq!(ids(&m), ["A"]);
+        assert!(members_after_poll(&mut st, vec![failed("a"), failed("x")], "c", 1).is_none());
+    }
+
+    #[test]
+    fn validate_names_the_bad_setting() {
+        let c = AutomanagedConfig {
+            hosts: vec!["nohost".into()],
+            ..Default::default()
+        };
+        assert!(matches!(c.validate(), Err(ProviderError::Config(m)) if m.contains("nohost")));
+        let c = AutomanagedConfig {
+            refresh: Duration::ZERO,
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+        assert!(AutomanagedConfig::default().validate().is_ok());
+    }
+}

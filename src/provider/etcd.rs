@@ -1,0 +1,413 @@
+//! protoactor-go's etcd provider: each member puts a JSON value under
+//! `<base key>/<cluster>/<member id>` with a short lease it keeps alive, and
+//! watches the cluster's prefix; the live keys are the members.
+//!
+//! Interop facts (the same as Go's): the member id is
+//! `<cluster>@<system id>` — *not* the system id, so gossip owner ids and
+//! topology ids differ with this provider; the value is
+//! `{"id","name","host","address","port","kinds","alive"}` with `name` = `id`
+//! and `host` = `address`; the lease TTL is 3 s, renewed every second, and
+//! re-granted (with the value put again) when renewal fails; a value with
+//! `"alive": false` counts as removed; shutdown deletes the key.
+//!
+//! Differences that Go cannot see: we read and watch `<base>/<cluster>/`
+//! *with* the trailing slash (Go's prefix also matches clusters whose name
+//! merely starts with ours), we key members by the etcd key in both the
+//! initial read and the watch (Go uses the JSON id in one and the key in the
+//! other), and malformed values are logged and skipped instead of failing
+//! the whole read.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use etcd_client::{
+    Client, ConnectOptions, EventType, GetOptions, PutOptions, WatchOptions, WatchStream,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{oneshot, watch};
+
+use super::{ProviderError, ProviderHandle, SelfMember, publish};
+use crate::wire::proto::cluster::Member;
+
+/// The etcd provider's settings; defaults equal Go's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EtcdConfig {
+    /// etcd endpoints, `host:port` (Go: `127.0.0.1:2379`).
+    pub endpoints: Vec<String>,
+    /// The key prefix (Go: `/protoactor`).
+    pub base_key: String,
+    /// Lease time to live (Go: 3 s; etcd's granularity is 1 s).
+    pub lease_ttl: Duration,
+    /// Wait before re-registering after a failure (Go: 1 s).
+    pub retry_interval: Duration,
+    /// How long connecting may take (Go: 5 s).
+    pub dial_timeout: Duration,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        Self {
+            endpoints: vec!["127.0.0.1:2379".into()],
+            base_key: "/protoactor".into(),
+            lease_ttl: Duration::from_secs(3),
+            retry_interval: Duration::from_secs(1),
+            dial_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl EtcdConfig {
+    pub(super) fn validate(&self) -> Result<(), ProviderError> {
+        if self.endpoints.is_empty() {
+            return Err(ProviderError::Config(
+                "etcd needs at least one endpoint".into(),
+            ));
+        }
+        if self.lease_ttl < Duration::from_secs(1) {
+            return Err(ProviderError::Config(
+                "etcd lease TTL must be at least 1 s".into(),
+            ));
+        }
+        if self.retry_interval.is_zero() || self.dial_timeout.is_zero() {
+            return Err(ProviderError::Config(
+                "etcd retry interval and dial timeout must be > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn cluster_prefix(&self, cluster: &str) -> String {
+        format!("{}/{}/", self.base_key.trim_end_matches('/'), cluster)
+    }
+}
+
+/// The member id Go's etcd provider gives a node: `<cluster>@<system id>`.
+pub fn member_id(me: &SelfMember) -> String {
+    format!("{}@{}", me.cluster_name, me.system_id)
+}
+
+/// The JSON value Go's etcd provider stores; field names and order are Go's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcdNode {
+    /// Member id.
+    pub id: String,
+    /// Equal to `id`.
+    #[serde(default)]
+    pub name: String,
+    /// The remoting host; Go falls back to `address` when empty.
+    #[serde(default)]
+    pub host: String,
+    /// Equal to `host`.
+    #[serde(default)]
+    pub address: String,
+    /// The remoting port.
+    #[serde(default)]
+    pub port: i64,
+    /// Cluster kinds.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub kinds: Vec<String>,
+    /// `false` marks the member as gone.
+    #[serde(default)]
+    pub alive: bool,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl EtcdNode {
+    /// The value this node registers.
+    pub fn of(me: &SelfMember) -> Self {
+        let id = member_id(me);
+        Self {
+            name: id.clone(),
+            id,
+            host: me.host.clone(),
+            address: me.host.clone(),
+            port: i64::from(me.port),
+            kinds: me.kinds.clone(),
+            alive: true,
+        }
+    }
+
+    /// The member this value describes (`None` for an unusable port).
+    pub fn to_member(&self) -> Option<Member> {
+        let host = if self.host.is_empty() {
+            &self.address
+        } else {
+            &self.host
+        };
+        Some(Member {
+            host: host.clone(),
+            port: i32::try_from(self.port).ok()?,
+            id: self.id.clone(),
+            kinds: self.kinds.clone(),
+        })
+    }
+}
+
+fn etcd_err(operation: &'static str) -> impl FnOnce(etcd_client::Error) -> ProviderError {
+    move |source| ProviderError::Etcd { operation, source }
+}
+
+/// Members by etcd key, plus this node.
+struct Directory {
+    by_key: BTreeMap<String, Member>,
+    me: Member,
+}
+
+impl Directory {
+    fn apply_put(&mut self, key: &str, value: &[u8]) {
+        match serde_json::from_slice::<EtcdNode>(value) {
+            Ok(node) if !node.alive => {
+                self.by_key.remove(key);
+            }
+            Ok(node) => match node.to_member() {
+                Some(m) => {
+                    self.by_key.insert(key.to_owned(), m);
+                }
+                None => tracing::warn!(%key, "etcd member with an invalid port; skipped"),
+            },
+            Err(e) => tracing::warn!(%key, error = %e, "malformed etcd member value; skipped"),
+        }
+    }
+
+    fn members(&self) -> Vec<Member> {
+        let mut all: Vec<Member> = self
+            .by_key
+            .values()
+            .filter(|m| m.id != self.me.id)
+            .cloned()
+            .collect();
+        all.push(self.me.clone());
+        all
+    }
+}
+
+struct Registration {
+    client: Client,
+    key: String,
+    value: String,
+    ttl_secs: i64,
+    lease: i64,
+}
+
+impl Registration {
+    /// Grants a fresh lease and puts our value with it.
+    async fn register(&mut self) -> Result<(), ProviderError> {
+        let lease = self
+            .client
+            .lease_grant(self.ttl_secs, None)
+            .await
+            .map_err(etcd_err("lease grant"))?;
+        self.lease = lease.id();
+        self.client
+            .put(
+                self.key.clone(),
+                self.value.clone(),
+                Some(PutOptions::new().with_lease(self.lease)),
+            )
+            .await
+            .map_err(etcd_err("put"))?;
+        Ok(())
+    }
+
+    /// Renews the lease once; `Ok(false)` when etcd says it has expired.
+    async fn renew(&mut self) -> Result<bool, ProviderError> {
+        let (mut keeper, mut stream) = self
+            .client
+            .lease_keep_alive(self.lease)
+            .await
+            .map_err(etcd_err("lease keep-alive"))?;
+        keeper
+            .keep_alive()
+            .await
+            .map_err(etcd_err("lease keep-alive"))?;
+        let resp = stream
+            .message()
+            .await
+            .map_err(etcd_err("lease keep-alive"))?;
+        Ok(resp.is_some_and(|r| r.ttl() > 0))
+    }
+
+    async fn deregister(&mut self) {
+        if let Err(e) = self.client.delete(self.key.clone(), None).await {
+            tracing::warn!(key = %self.key, error = %e, "etcd deregistration failed; the lease will expire");
+        }
+        let _ = self.client.lease_revoke(self.lease).await;
+    }
+}
+
+/// Reads the directory and opens a watch from just after that read.
+async fn read_and_watch(
+    client: &mut Client,
+    prefix: &str,
+    dir: &mut Directory,
+) -> Result<WatchStream, ProviderError> {
+    let resp = client
+        .get(prefix, Some(GetOptions::new().with_prefix()))
+        .await
+        .map_err(etcd_err("get"))?;
+    dir.by_key.clear();
+    for kv in resp.kvs() {
+        dir.apply_put(&String::from_utf8_lossy(kv.key()), kv.value());
+    }
+    let revision = resp.header().map_or(0, |h| h.revision());
+    client
+        .watch(
+            prefix,
+            Some(
+                WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(revision + 1),
+            ),
+        )
+        .await
+        .map_err(etcd_err("watch"))
+}
+
+pub(super) async fn start(
+    config: EtcdConfig,
+    me: SelfMember,
+) -> Result<ProviderHandle, ProviderError> {
+    let options = ConnectOptions::new()
+        .with_connect_timeout(config.dial_timeout)
+        .with_timeout(config.dial_timeout);
+    let mut client = Client::connect(&config.endpoints, Some(options))
+        .await
+        .map_err(etcd_err("connect"))?;
+    let prefix = config.cluster_prefix(&me.cluster_name);
+    let node = EtcdNode::of(&me);
+    let mut dir = Directory {
+        by_key: BTreeMap::new(),
+        me: node.to_member().unwrap_or_default(),
+    };
+    let mut watch_stream = read_and_watch(&mut client, &prefix, &mut dir).await?;
+
+    let ttl_secs = i64::try_from(config.lease_ttl.as_secs()).unwrap_or(3);
+    let mut reg = Registration {
+        client: client.clone(),
+        key: format!("{prefix}{}", node.id),
+        value: serde_json::to_string(&node).unwrap_or_default(),
+        ttl_secs,
+        lease: 0,
+    };
+    reg.register().await?;
+    tracing::info!(key = %reg.key, "etcd member registered");
+
+    let (tx, rx) = watch::channel(Vec::new());
+    publish(&tx, dir.members());
+    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let renew_every = (config.lease_ttl / 3).max(Duration::from_millis(500));
+
+    let task = tokio::spawn(async move {
+        let mut renew = tokio::time::interval(renew_every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                Ok(()) = &mut stop_rx => break,
+                _ = renew.tick() => {
+                    match reg.renew().await {
+                        Ok(true) => {}
+                        outcome => {
+                            tracing::warn!(?outcome, "etcd lease lost; registering again");
+                            tokio::time::sleep(config.retry_interval).await;
+                            if let Err(e) = reg.register().await {
+                                tracing::warn!(error = %e, "etcd re-registration failed; retrying");
+                            }
+                        }
+                    }
+                }
+                msg = watch_stream.message() => {
+                    match msg {
+                        Ok(Some(resp)) => {
+                            for ev in resp.events() {
+                                let Some(kv) = ev.kv() else { continue };
+                                let key = String::from_utf8_lossy(kv.key()).into_owned();
+                                match ev.event_type() {
+                                    EventType::Put => dir.apply_put(&key, kv.value()),
+                                    EventType::Delete => { dir.by_key.remove(&key); }
+                                }
+                            }
+                            publish(&tx, dir.members());
+                        }
+                        other => {
+                            tracing::warn!(?other, "etcd watch ended; reading the directory again");
+                            tokio::time::sleep(config.retry_interval).await;
+                            match read_and_watch(&mut client, &prefix, &mut dir).await {
+                                Ok(s) => {
+                                    watch_stream = s;
+                                    publish(&tx, dir.members());
+                                }
+                                Err(e) => tracing::warn!(error = %e, "etcd re-read failed; retrying"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        reg.deregister().await;
+    });
+    Ok(ProviderHandle::new(rx, stop_tx, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> SelfMember {
+        SelfMember {
+            cluster_name: "mycluster".into(),
+            system_id: "Sys1".into(),
+            host: "127.0.0.1".into(),
+            port: 8090,
+            kinds: vec!["k".into()],
+        }
+    }
+
+    #[test]
+    fn value_and_key_follow_go() {
+        let node = EtcdNode::of(&me());
+        assert_eq!(
+            serde_json::to_string(&node).unwrap(),
+            r#"{"id":"mycluster@Sys1","name":"mycluster@Sys1","host":"127.0.0.1","address":"127.0.0.1","port":8090,"kinds":["k"],"alive":true}"#
+        );
+        assert_eq!(
+            EtcdConfig::default().cluster_prefix("mycluster"),
+            "/protoactor/mycluster/"
+        );
+    }
+
+    #[test]
+    fn directory_handles_dead_malformed_and_host_fallback() {
+        let mut dir = Directory {
+            by_key: BTreeMap::new(),
+            me: EtcdNode::of(&me()).to_member().unwrap(),
+        };
+        dir.apply_put(
+            "/p/c/a",
+            br#"{"id":"a","address":"10.0.0.1","port":1,"kinds":null,"alive":true}"#,
+        );
+        dir.apply_put("/p/c/b", b"not json");
+        assert_eq!(dir.members().len(), 2);
+        assert_eq!(dir.by_key["/p/c/a"].host, "10.0.0.1");
+        dir.apply_put("/p/c/a", br#"{"id":"a","host":"h","port":1,"alive":false}"#);
+        assert_eq!(dir.members().len(), 1);
+    }
+
+    #[test]
+    fn validate_rejects_sub_second_ttl() {
+        let c = EtcdConfig {
+            lease_ttl: Duration::from_millis(500),
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+        assert!(
+            EtcdConfig {
+                endpoints: vec![],
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Automanaged providers on loopback find each other through `/_health`,
+//! serve Go's exact JSON, and drop a stopped node after the grace period.
+
+use std::time::{Duration, Instant};
+
+use protogossip::provider::{
+    self, ProviderConfig, ProviderHandle, SelfMember,
+    automanaged::{AutomanagedConfig, HEALTH_CONTENT_TYPE},
+};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn me(id: &str, port: u16) -> SelfMember {
+    SelfMember {
+        cluster_name: "amcluster".into(),
+        system_id: id.into(),
+        host: "127.0.0.1".into(),
+        port,
+        kinds: vec![],
+    }
+}
+
+async fn wait_for_ids(h: &ProviderHandle, want: &[&str], deadline: Duration) {
+    let mut rx = h.members();
+    let start = Instant::now();
+    loop {
+        let ids: Vec<String> = rx
+            .borrow_and_update()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        if ids == want {
+            return;
+        }
+        let left = deadline
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("members {ids:?}, wanted {want:?} within {deadline:?}"));
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_discover_each_other_and_drop_a_stopped_one() {
+    let health_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let hosts: Vec<String> = health_ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let ids = ["node-a", "node-b", "node-c"];
+    let mut handles = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let cfg = AutomanagedConfig {
+            port: health_ports[i],
+            hosts: hosts.clone(),
+            refresh: Duration::from_millis(100),
+            request_timeout: Duration::from_millis(500),
+            missed_polls_before_leave: 3,
+            ..Default::default()
+        };
+        handles.push(
+            provider::start(ProviderConfig::Automanaged(cfg), me(id, 9000 + i as u16))
+                .await
+                .unwrap(),
+        );
+    }
+    for h in &handles {
+        wait_for_ids(h, &ids, Duration::from_secs(10)).await;
+    }
+    let snapshot = handles[0].members().borrow().clone();
+    assert_eq!(snapshot[1].port, 9001);
+    assert_eq!(snapshot[1].host, "127.0.0.1");
+
+    // The raw /_health answer is Go's: content type, field order, newline.
+    let body = http_get(&hosts[2]).await;
+    assert_eq!(body.0, HEALTH_CONTENT_TYPE);
+    assert_eq!(
+        body.1,
+        format!(
+            "{{\"id\":\"node-c\",\"address\":\"127.0.0.1\",\"auto_manage_port\":{},\"port\":9002,\"kinds\":[],\"cluster_name\":\"amcluster\"}}\n",
+            health_ports[2]
+        )
+    );
+
+    let mut c = handles.pop().unwrap();
+    c.shutdown(Duration::from_secs(5)).await;
+    for h in &handles {
+        wait_for_ids(h, &ids[..2], Duration::from_secs(10)).await;
+    }
+    for mut h in handles {
+        h.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let cfg = AutomanagedConfig {
+        port,
+        hosts: vec![format!("127.0.0.1:{port}")],
+        ..Default::default()
+    };
+    let err = provider::start(ProviderConfig::Automanaged(cfg), me("x", 9000))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+async fn http_get(host: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(
+        format!("GET /_health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let ct = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_string();
+    (ct, body.to_string())
+}

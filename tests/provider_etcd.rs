@@ -1,0 +1,194 @@
+//! The etcd provider against a real etcd server that this test starts
+//! (Debian's `etcd-server`; `scripts/test.sh` installs it). Checks Go's key
+//! layout and value, discovery through the watch, deregistration on
+//! shutdown, and lease expiry when a member dies without deregistering.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use etcd_client::{Client, GetOptions};
+use protogossip::provider::{self, ProviderConfig, ProviderHandle, SelfMember, etcd::EtcdConfig};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Etcd {
+    child: Child,
+    dir: std::path::PathBuf,
+    endpoint: String,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn start_etcd() -> Etcd {
+    let (client_port, peer_port) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!(
+        "protogossip-etcd-{}-{client_port}",
+        std::process::id()
+    ));
+    let client_url = format!("http://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let child = Command::new("etcd")
+        .args(["--name", "test", "--data-dir"])
+        .arg(&dir)
+        .args([
+            "--listen-client-urls",
+            &client_url,
+            "--advertise-client-urls",
+            &client_url,
+        ])
+        .args([
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+        ])
+        .args(["--initial-cluster", &format!("test={peer_url}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "the etcd binary is needed (Debian package etcd-server; scripts/test.sh installs it)",
+        );
+    let etcd = Etcd {
+        child,
+        dir,
+        endpoint: format!("127.0.0.1:{client_port}"),
+    };
+    let start = Instant::now();
+    loop {
+        if let Ok(mut c) = Client::connect([&etcd.endpoint], None).await
+            && c.get("x", None).await.is_ok()
+        {
+            return etcd;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "etcd did not start within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn me(id: &str, port: u16) -> SelfMember {
+    SelfMember {
+        cluster_name: "ec".into(),
+        system_id: id.into(),
+        host: "127.0.0.1".into(),
+        port,
+        kinds: vec!["k1".into()],
+    }
+}
+
+async fn wait_for_ids(h: &ProviderHandle, want: &[&str], deadline: Duration) {
+    let mut rx = h.members();
+    let start = Instant::now();
+    loop {
+        let ids: Vec<String> = rx
+            .borrow_and_update()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        if ids == want {
+            return;
+        }
+        let left = deadline
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("members {ids:?}, wanted {want:?} within {deadline:?}"));
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_register_discover_leave_and_expire() {
+    let etcd = start_etcd().await;
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        ..Default::default()
+    };
+    let mut a = provider::start(ProviderConfig::Etcd(cfg.clone()), me("SysA", 9001))
+        .await
+        .unwrap();
+    let b = provider::start(ProviderConfig::Etcd(cfg.clone()), me("SysB", 9002))
+        .await
+        .unwrap();
+    let c = provider::start(ProviderConfig::Etcd(cfg.clone()), me("SysC", 9003))
+        .await
+        .unwrap();
+    let all = ["ec@SysA", "ec@SysB", "ec@SysC"];
+    for h in [&a, &b, &c] {
+        wait_for_ids(h, &all, Duration::from_secs(10)).await;
+    }
+
+    // Go's key layout and value.
+    let mut client = Client::connect([&etcd.endpoint], None).await.unwrap();
+    let resp = client.get("/protoactor/ec/ec@SysA", None).await.unwrap();
+    assert_eq!(
+        resp.kvs()[0].value_str().unwrap(),
+        r#"{"id":"ec@SysA","name":"ec@SysA","host":"127.0.0.1","address":"127.0.0.1","port":9001,"kinds":["k1"],"alive":true}"#
+    );
+    assert_ne!(resp.kvs()[0].lease(), 0, "registered with a lease");
+
+    // Graceful shutdown deletes the key; the others see it go.
+    a.shutdown(Duration::from_secs(5)).await;
+    let left = client.get("/protoactor/ec/ec@SysA", None).await.unwrap();
+    assert!(left.kvs().is_empty(), "key deleted on shutdown");
+    for h in [&b, &c] {
+        wait_for_ids(h, &all[1..], Duration::from_secs(5)).await;
+    }
+
+    // A node that dies without deregistering: its lease (3 s) expires.
+    c.abort();
+    let still = client
+        .get("/protoactor/ec/", Some(GetOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    assert_eq!(
+        still.kvs().len(),
+        2,
+        "C's key outlives C until its lease expires"
+    );
+    wait_for_ids(&b, &["ec@SysB"], Duration::from_secs(10)).await;
+
+    // Another cluster's keys and malformed values are not members.
+    client
+        .put("/protoactor/ec/garbage", "not json", None)
+        .await
+        .unwrap();
+    client
+        .put(
+            "/protoactor/ec2/ec2@X",
+            r#"{"id":"ec2@X","host":"h","port":1,"alive":true}"#,
+            None,
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_ids(&b, &["ec@SysB"], Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn unreachable_etcd_is_a_clear_error() {
+    let cfg = EtcdConfig {
+        endpoints: vec![format!("127.0.0.1:{}", free_port())],
+        dial_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let err = provider::start(ProviderConfig::Etcd(cfg), me("X", 1))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with("etcd "), "{err}");
+}
