@@ -12,6 +12,11 @@
 //! - [`wire`] — the protobuf types, `Any` packing with Go's type URLs, a
 //!   registry of type names, `MessageBatch` tables and the topology hash.
 //!   Pure data and codecs; builds without `std`.
+//! - [`gossiper`] — the `Gossiper` seam of Rust actor runtimes and a
+//!   `NoopGossiper`, so our gossiper drops into a host with a one-line change.
+//! - `provider` (`std`) — where the member list comes from: automanaged
+//!   (`/_health`), etcd (feature `etcd`) and a static list, interoperable with
+//!   protoactor-go's providers.
 //! - [`digest`] — the gossip-state fingerprint our `/status` and the Go
 //!   harness both show, so two nodes' views compare at a glance.
 //!
