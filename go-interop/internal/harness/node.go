@@ -26,6 +26,10 @@ import (
 // returns immediately anyway (it never waits), but the API takes a context.
 const consensusTimeout = 100 * time.Millisecond
 
+// etcdPreflightTimeout bounds the check that etcd answers before the member
+// starts.
+const etcdPreflightTimeout = 5 * time.Second
+
 // StartError says which step of starting the member failed.
 type StartError struct {
 	Step string
@@ -85,10 +89,11 @@ func StartNode(cfg Config, logOut io.Writer) (*Node, error) {
 		}
 		provider = p
 	case ProviderEtcd:
-		p, err := etcd.NewWithConfig(cfg.EtcdBaseKey, clientv3.Config{
-			Endpoints:   cfg.EtcdEndpoints,
-			DialTimeout: 5 * time.Second,
-		})
+		etcdConfig := clientv3.Config{Endpoints: cfg.EtcdEndpoints, DialTimeout: 5 * time.Second}
+		if err := etcdPreflight(etcdConfig); err != nil {
+			return nil, err
+		}
+		p, err := etcd.NewWithConfig(cfg.EtcdBaseKey, etcdConfig)
 		if err != nil {
 			return nil, &StartError{"etcd client", err}
 		}
@@ -114,6 +119,23 @@ func StartNode(cfg Config, logOut io.Writer) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
+}
+
+// etcdPreflight fails fast when etcd does not answer: Go's etcd provider
+// reads the member list with context.TODO() in StartMember, so with etcd down
+// StartMember would block forever instead of failing.
+func etcdPreflight(config clientv3.Config) error {
+	client, err := clientv3.New(config)
+	if err != nil {
+		return &StartError{"etcd client", err}
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), etcdPreflightTimeout)
+	defer cancel()
+	if _, err := client.Get(ctx, "/", clientv3.WithCountOnly()); err != nil {
+		return &StartError{"etcd preflight", err}
+	}
+	return nil
 }
 
 // startMember turns StartMember's panics (listen failure, provider error) into
