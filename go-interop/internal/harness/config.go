@@ -1,0 +1,129 @@
+package harness
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// Provider names accepted by -provider.
+const (
+	ProviderAutomanaged = "automanaged"
+	ProviderEtcd        = "etcd"
+)
+
+// Config is the harness node's configuration, one field per flag. Defaults
+// are protoactor-go's own defaults where Go has one (gossip interval 300 ms,
+// heartbeat expiration 20 s, automanaged refresh 2 s and port 6330, etcd base
+// key /protoactor and endpoint 127.0.0.1:2379) and loopback everywhere else.
+type Config struct {
+	Cluster             string
+	Host                string
+	Port                int
+	Provider            string
+	AutomanagedPort     int
+	AutomanagedHosts    []string
+	AutomanagedRefresh  time.Duration
+	EtcdEndpoints       []string
+	EtcdBaseKey         string
+	HTTPPort            int
+	HeartbeatExpiration time.Duration
+	GossipInterval      time.Duration
+	WatchKeys           []string
+	Kinds               []string
+}
+
+// ConfigError is a bad flag value.
+type ConfigError struct {
+	Flag   string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("-%s: %s", e.Flag, e.Reason) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseFlags parses the harness command line. Usage and errors go to output.
+func ParseFlags(args []string, output io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("harness", flag.ContinueOnError)
+	fs.SetOutput(output)
+	var c Config
+	var amHosts, etcdEndpoints, watchKeys, kinds string
+	fs.StringVar(&c.Cluster, "cluster", "protogossip", "cluster name")
+	fs.StringVar(&c.Host, "host", "127.0.0.1", "remoting host (also the host advertised to the provider)")
+	fs.IntVar(&c.Port, "port", 0, "remoting (gRPC) port; 0 picks a free one")
+	fs.StringVar(&c.Provider, "provider", ProviderAutomanaged, "cluster provider: automanaged|etcd")
+	fs.IntVar(&c.AutomanagedPort, "automanaged-port", 6330, "automanaged /_health port (bound on -host); 0 picks a free one")
+	fs.StringVar(&amHosts, "automanaged-hosts", "", "comma list of host:port automanaged peers (default: this node only)")
+	fs.DurationVar(&c.AutomanagedRefresh, "automanaged-refresh", 2*time.Second, "automanaged poll interval")
+	fs.StringVar(&etcdEndpoints, "etcd-endpoints", "127.0.0.1:2379", "comma list of etcd endpoints")
+	fs.StringVar(&c.EtcdBaseKey, "etcd-base-key", "/protoactor", "etcd base key")
+	fs.IntVar(&c.HTTPPort, "http", 0, "harness HTTP API port on 127.0.0.1; 0 picks a free one")
+	fs.DurationVar(&c.HeartbeatExpiration, "heartbeat-expiration", 20*time.Second, "cluster.Config.HeartbeatExpiration")
+	fs.DurationVar(&c.GossipInterval, "gossip-interval", 300*time.Millisecond, "cluster.Config.GossipInterval")
+	fs.StringVar(&watchKeys, "watch-keys", "", "comma list of extra gossip keys to report in /view")
+	fs.StringVar(&kinds, "kinds", "", "comma list of extra cluster kinds (Go adds prototopic itself)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() != 0 {
+		return Config{}, &ConfigError{Flag: fs.Arg(0), Reason: "unexpected positional argument"}
+	}
+	c.AutomanagedHosts = splitList(amHosts)
+	c.EtcdEndpoints = splitList(etcdEndpoints)
+	c.WatchKeys = splitList(watchKeys)
+	c.Kinds = splitList(kinds)
+	return c, c.Validate()
+}
+
+func validPort(p int) bool { return p >= 0 && p <= 65535 }
+
+// Validate checks value ranges and that the harness stays on loopback.
+func (c Config) Validate() error {
+	switch {
+	case c.Cluster == "":
+		return &ConfigError{"cluster", "must not be empty"}
+	case c.Provider != ProviderAutomanaged && c.Provider != ProviderEtcd:
+		return &ConfigError{"provider", fmt.Sprintf("unknown provider %q (automanaged|etcd)", c.Provider)}
+	case !validPort(c.Port):
+		return &ConfigError{"port", "out of range"}
+	case !validPort(c.AutomanagedPort):
+		return &ConfigError{"automanaged-port", "out of range"}
+	case !validPort(c.HTTPPort):
+		return &ConfigError{"http", "out of range"}
+	case c.AutomanagedRefresh <= 0:
+		return &ConfigError{"automanaged-refresh", "must be positive"}
+	case c.GossipInterval <= 0:
+		// time.NewTicker panics on a non-positive interval.
+		return &ConfigError{"gossip-interval", "must be positive"}
+	case c.HeartbeatExpiration <= 0:
+		return &ConfigError{"heartbeat-expiration", "must be positive"}
+	}
+	ip := net.ParseIP(c.Host)
+	if ip == nil || !ip.IsLoopback() {
+		return &ConfigError{"host", fmt.Sprintf("%q is not a loopback IP address", c.Host)}
+	}
+	for _, h := range c.AutomanagedHosts {
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			return &ConfigError{"automanaged-hosts", fmt.Sprintf("%q: %v", h, err)}
+		}
+	}
+	if c.Provider == ProviderEtcd && len(c.EtcdEndpoints) == 0 {
+		return &ConfigError{"etcd-endpoints", "at least one endpoint needed"}
+	}
+	if c.Provider == ProviderEtcd && c.EtcdBaseKey == "" {
+		return &ConfigError{"etcd-base-key", "must not be empty"}
+	}
+	return nil
+}
