@@ -17,6 +17,7 @@
 //! - `provider` (`std`) — where the member list comes from: automanaged
 //!   (`/_health`), etcd (feature `etcd`) and a static list, interoperable with
 //!   protoactor-go's providers.
+//! - [`system_id`] — fresh member ids spelled as Go spells them.
 //! - [`digest`] — the gossip-state fingerprint our `/status` and the Go
 //!   harness both show, so two nodes' views compare at a glance.
 //!
@@ -32,4 +33,5 @@ pub mod digest;
 pub mod gossiper;
 #[cfg(feature = "std")]
 pub mod provider;
+pub mod system_id;
 pub mod wire;

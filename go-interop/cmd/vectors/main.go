@@ -38,6 +38,7 @@ var families = []family{
 	{"topology_hash", writeTopologyHashVectors},
 	{"automanaged", writeAutomanagedVectors},
 	{"merge", writeMergeVectors},
+	{"system_id", writeSystemIDVectors},
 }
 
 func main() {
