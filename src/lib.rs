@@ -22,3 +22,6 @@
 extern crate alloc;
 
 pub mod wire;
+
+#[cfg(feature = "std")]
+pub mod remote;
