@@ -1,0 +1,452 @@
+//! The transport against a real protoactor-go node (`go-interop/cmd/remotepeer`).
+//!
+//! Each test builds the Go command once (Go's build cache makes rebuilds
+//! cheap), starts it on a free loopback port and drives it over stdin. Every
+//! wait has a deadline; on failure the Go process's output is printed.
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use protogossip::{
+    remote::{
+        EventStreamMessage, Handlers, Remote, RemoteConfig, RemoteEvent, RemoteHandle,
+        TerminationReason, TransportError,
+    },
+    wire::{
+        WireMessage,
+        proto::{
+            actor::Pid,
+            cluster::{
+                GossipKeyValue, GossipMemberState, GossipRequest, GossipResponse, GossipState,
+            },
+        },
+    },
+};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    process::{Child, ChildStdin, Command},
+    sync::{broadcast, mpsc},
+    time::timeout,
+};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn go_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target.join("go-bin").join("remotepeer");
+        let out = std::process::Command::new("go")
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg("./cmd/remotepeer")
+            .current_dir(root.join("go-interop"))
+            .output()
+            .expect("running `go build` (is Go installed?)");
+        assert!(
+            out.status.success(),
+            "go build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running Go node.
+struct GoPeer {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::UnboundedReceiver<String>,
+    log: Arc<Mutex<Vec<String>>>,
+    address: String,
+}
+
+impl GoPeer {
+    async fn start(port: u16, args: &[String]) -> GoPeer {
+        let mut child = Command::new(go_binary())
+            .arg("-port")
+            .arg(port.to_string())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start remotepeer");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::unbounded_channel();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = r.next_line().await {
+                l1.lock().unwrap().push(format!("out: {line}"));
+                let _ = tx.send(line);
+            }
+        });
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = r.next_line().await {
+                l2.lock().unwrap().push(format!("err: {line}"));
+            }
+        });
+        let stdin = child.stdin.take().unwrap();
+        let mut peer = GoPeer {
+            child,
+            stdin,
+            lines,
+            log,
+            address: String::new(),
+        };
+        let ready = peer.expect(|l| l.starts_with("ready ")).await;
+        peer.address = ready["ready ".len()..].trim().to_owned();
+        assert_eq!(peer.address, format!("127.0.0.1:{port}"));
+        peer
+    }
+
+    fn output(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    async fn cmd(&mut self, line: &str) {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("writing {line:?} to Go: {e}\n{}", self.output()));
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// Waits for a stdout line matching `pred`.
+    async fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let found = timeout(DEADLINE, async {
+            while let Some(line) = self.lines.recv().await {
+                if pred(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("expected line not seen; Go output:\n{}", self.output()),
+        }
+    }
+
+    async fn quit(mut self) {
+        self.cmd("quit").await;
+        self.expect(|l| l == "bye").await;
+        let status = timeout(DEADLINE, self.child.wait()).await;
+        assert!(
+            matches!(status, Ok(Ok(s)) if s.success()),
+            "Go did not exit cleanly: {status:?}\n{}",
+            self.output()
+        );
+    }
+}
+
+fn pid(address: &str, id: &str) -> Pid {
+    Pid {
+        address: address.into(),
+        id: id.into(),
+        request_id: 0,
+    }
+}
+
+fn gossip_request() -> GossipRequest {
+    let mut members = std::collections::BTreeMap::new();
+    let mut values = std::collections::BTreeMap::new();
+    values.insert(
+        "heartbeat".to_owned(),
+        GossipKeyValue {
+            sequence_number: 7,
+            value: None,
+            local_timestamp_unix_milliseconds: 1,
+        },
+    );
+    members.insert("rust-node".to_owned(), GossipMemberState { values });
+    GossipRequest {
+        from_member_id: "go-node".into(),
+        state: Some(GossipState { members }),
+    }
+}
+
+async fn start_rust(config: RemoteConfig) -> RemoteHandle {
+    let handlers = Handlers::new().with_gossip(|_sender, _req: GossipRequest| async {
+        GossipResponse {
+            state: Some(GossipState::default()),
+        }
+    });
+    Remote::start(config, handlers).await.expect("start remote")
+}
+
+async fn wait_event(
+    rx: &mut broadcast::Receiver<RemoteEvent>,
+    go: &GoPeer,
+    pred: impl Fn(&RemoteEvent) -> bool,
+) -> RemoteEvent {
+    let r = timeout(DEADLINE, async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if pred(&e) => return Some(e),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    })
+    .await;
+    match r {
+        Ok(Some(e)) => e,
+        _ => panic!("expected event not seen; Go output:\n{}", go.output()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_request_to_go_echo_gets_the_go_answer() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut events = rust.subscribe_events();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+
+    let request = gossip_request();
+    let answer = rust
+        .request(
+            pid(&go.address, "echo"),
+            request.clone(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        answer,
+        Ok(WireMessage::GossipRequest(request)),
+        "Go output:\n{}",
+        go.output()
+    );
+    go.expect(|l| l == "echo cluster.GossipRequest").await;
+
+    // Our endpoint's handshake was answered by Go, and Go answered over its
+    // own connection to us (an inbound stream with Go's address).
+    let go_addr = go.address.clone();
+    let connected = wait_event(
+        &mut events,
+        &go,
+        |e| matches!(e, RemoteEvent::EndpointConnected { address, .. } if *address == go_addr),
+    )
+    .await;
+    let RemoteEvent::EndpointConnected {
+        member_id, blocked, ..
+    } = connected
+    else {
+        unreachable!()
+    };
+    assert!(!member_id.is_empty());
+    assert!(!blocked);
+    wait_event(
+        &mut events,
+        &go,
+        |e| matches!(e, RemoteEvent::InboundConnected { address, .. } if *address == go_addr),
+    )
+    .await;
+
+    // A request to an id Go does not host comes back as a dead letter.
+    let missing = rust
+        .request(
+            pid(&go.address, "nobody"),
+            gossip_request(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(TransportError::DeadLetter { .. })),
+        "{missing:?}\n{}",
+        go.output()
+    );
+    let m = rust.metrics();
+    assert_eq!(
+        m.envelopes_bad_index + m.envelopes_unknown_type + m.envelopes_malformed,
+        0
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_requests_to_rust_get_rust_answers() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut eventstream = rust.subscribe_eventstream();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+    let addr = rust.address().to_owned();
+
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go
+        .expect(|l| l.starts_with("reply gossip") || l.starts_with("error gossip"))
+        .await;
+    assert_eq!(
+        reply.trim(),
+        "reply gossip cluster.GossipResponse",
+        "{}",
+        go.output()
+    );
+
+    go.cmd(&format!("activate {addr}")).await;
+    let reply = go.expect(|l| l.contains(" activate")).await;
+    assert_eq!(
+        reply.trim(),
+        "reply activate cluster.ActivationResponse failed=true",
+        "{}",
+        go.output()
+    );
+
+    go.cmd(&format!("missing {addr}")).await;
+    let reply = go.expect(|l| l.contains(" missing")).await;
+    assert!(
+        reply.starts_with("error missing"),
+        "{reply}\n{}",
+        go.output()
+    );
+    assert!(reply.contains("dead letter"), "{reply}\n{}", go.output());
+
+    go.cmd(&format!("event {addr}")).await;
+    let ev: EventStreamMessage = timeout(DEADLINE, eventstream.recv())
+        .await
+        .expect("eventstream message")
+        .unwrap();
+    assert!(
+        matches!(ev.message, WireMessage::ActivationTerminated(ref t) if t.cluster_identity.as_ref().is_some_and(|c| c.identity == "ev")),
+        "{ev:?}"
+    );
+    assert!(ev.sender.is_none());
+
+    let m = rust.metrics();
+    assert_eq!(m.gossip_requests, 1);
+    assert_eq!(m.activation_requests_refused, 1);
+    assert_eq!(m.dead_letter_responses_sent, 1);
+    assert_eq!(m.eventstream_messages, 1);
+    assert_eq!(m.inbound_handshakes, 1, "Go uses one stream for all of it");
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_graceful_shutdown_terminates_our_endpoint_and_a_restarted_go_is_reconnected() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut events = rust.subscribe_events();
+    let port = free_port();
+    let go = GoPeer::start(port, &[]).await;
+    let go_addr = go.address.clone();
+    let echo = pid(&go_addr, "echo");
+
+    let first = rust
+        .request(echo.clone(), gossip_request(), Duration::from_secs(10))
+        .await;
+    assert!(first.is_ok(), "{first:?}\n{}", go.output());
+    let RemoteEvent::EndpointConnected {
+        member_id: first_id,
+        ..
+    } = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::EndpointConnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+
+    let log = go.log.clone();
+    go.quit().await;
+    let terminated = timeout(DEADLINE, async {
+        loop {
+            if let Ok(RemoteEvent::EndpointTerminated { address, reason }) = events.recv().await
+                && address == go_addr
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "no EndpointTerminated; Go:\n{}",
+            log.lock().unwrap().join("\n")
+        )
+    });
+    assert_eq!(terminated, TerminationReason::DisconnectRequest);
+
+    // A new Go process (fresh system id) on the same address.
+    let go = GoPeer::start(port, &[]).await;
+    let again = rust
+        .request(echo, gossip_request(), Duration::from_secs(10))
+        .await;
+    assert!(again.is_ok(), "{again:?}\n{}", go.output());
+    let RemoteEvent::EndpointConnected {
+        member_id: second_id,
+        ..
+    } = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::EndpointConnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_ne!(
+        first_id, second_id,
+        "the restarted Go node has a new system id"
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_graceful_shutdown_makes_go_drop_its_endpoint_and_redial_us() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let bound = rust.local_addr();
+    let addr = rust.address().to_owned();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert!(
+        reply.starts_with("reply gossip"),
+        "{reply}\n{}",
+        go.output()
+    );
+
+    // DisconnectRequest + error status: the Go writer publishes
+    // EndpointTerminatedEvent (instead of keeping a dead stream, Q-T3).
+    rust.shutdown(true).await;
+    go.expect(|l| l == format!("endpoint-terminated {addr}"))
+        .await;
+
+    // Same address, new process: Go dials again and gets answers.
+    let config = RemoteConfig {
+        bind: bound,
+        ..RemoteConfig::default()
+    };
+    let rust = start_rust(config).await;
+    assert_eq!(rust.address(), addr);
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert_eq!(
+        reply.trim(),
+        "reply gossip cluster.GossipResponse",
+        "{}",
+        go.output()
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}
