@@ -148,7 +148,7 @@ impl Remote {
         Ok(RemoteHandle {
             shared,
             local_addr: local,
-            server: std::sync::Mutex::new(Some((stop_tx, server))),
+            server: Arc::new(std::sync::Mutex::new(Some((stop_tx, server)))),
         })
     }
 }
@@ -158,12 +158,14 @@ type ServerTask = (
     JoinHandle<Result<(), tonic::transport::Error>>,
 );
 
-/// A running remote. Dropping it without [`RemoteHandle::shutdown`] leaves
-/// the server running until the runtime stops.
+/// A running remote; cheap to clone (all clones drive the same remote).
+/// Dropping the handles without [`RemoteHandle::shutdown`] leaves the server
+/// running until the runtime stops.
+#[derive(Clone)]
 pub struct RemoteHandle {
     shared: Arc<Shared>,
     local_addr: std::net::SocketAddr,
-    server: std::sync::Mutex<Option<ServerTask>>,
+    server: Arc<std::sync::Mutex<Option<ServerTask>>>,
 }
 
 impl std::fmt::Debug for RemoteHandle {

@@ -217,18 +217,34 @@ mod tests {
             Err(TransportError::InvalidConfig { field, .. }) => field,
             other => panic!("expected InvalidConfig, got {other:?}"),
         };
-        let mut c = RemoteConfig::default();
-        c.http2_keepalive = Some(Duration::from_secs(30));
-        assert_eq!(field_of(c), "http2_keepalive");
-        let mut c = RemoteConfig::default();
-        c.advertised_address = Some("no-port".into());
-        assert_eq!(field_of(c), "advertised_address");
-        let mut c = RemoteConfig::default();
-        c.system_id.clear();
-        assert_eq!(field_of(c), "system_id");
-        let mut c = RemoteConfig::default();
-        c.max_batch_envelopes = 0;
-        assert_eq!(field_of(c), "max_batch_envelopes");
+        assert_eq!(
+            field_of(RemoteConfig {
+                http2_keepalive: Some(Duration::from_secs(30)),
+                ..RemoteConfig::default()
+            }),
+            "http2_keepalive"
+        );
+        assert_eq!(
+            field_of(RemoteConfig {
+                advertised_address: Some("no-port".into()),
+                ..RemoteConfig::default()
+            }),
+            "advertised_address"
+        );
+        assert_eq!(
+            field_of(RemoteConfig {
+                system_id: String::new(),
+                ..RemoteConfig::default()
+            }),
+            "system_id"
+        );
+        assert_eq!(
+            field_of(RemoteConfig {
+                max_batch_envelopes: 0,
+                ..RemoteConfig::default()
+            }),
+            "max_batch_envelopes"
+        );
         let mut c = RemoteConfig::default();
         c.backoff.max = Duration::from_millis(1);
         assert_eq!(field_of(c), "backoff.max");
