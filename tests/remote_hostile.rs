@@ -396,3 +396,117 @@ async fn peer_that_never_answers_the_handshake_times_out() {
     hold.abort();
     a.shutdown(true).await;
 }
+
+/// A gRPC peer that speaks `remote.Remoting` but misbehaves after the
+/// stream opens: `answers` are the frames it sends in reply to the first
+/// client frame (none = silent forever).
+struct FakePeer {
+    answers: Vec<RemoteMessage>,
+}
+
+#[tonic::async_trait]
+impl protogossip::wire::proto::remote::remoting_server::Remoting for FakePeer {
+    type ReceiveStream = ReceiverStream<Result<RemoteMessage, tonic::Status>>;
+
+    async fn receive(
+        &self,
+        request: tonic::Request<Streaming<RemoteMessage>>,
+    ) -> Result<tonic::Response<Self::ReceiveStream>, tonic::Status> {
+        let (tx, rx) = mpsc::channel(8);
+        let answers = self.answers.clone();
+        let mut inbound = request.into_inner();
+        tokio::spawn(async move {
+            let _ = inbound.message().await;
+            for a in answers {
+                let _ = tx.send(Ok(a)).await;
+            }
+            // Keep the stream open; drain what the client sends.
+            while let Ok(Some(_)) = inbound.message().await {}
+            drop(tx);
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn list_processes(
+        &self,
+        _r: tonic::Request<ListProcessesRequest>,
+    ) -> Result<
+        tonic::Response<protogossip::wire::proto::remote::ListProcessesResponse>,
+        tonic::Status,
+    > {
+        Err(tonic::Status::unimplemented(""))
+    }
+
+    async fn get_process_diagnostics(
+        &self,
+        _r: tonic::Request<GetProcessDiagnosticsRequest>,
+    ) -> Result<
+        tonic::Response<protogossip::wire::proto::remote::GetProcessDiagnosticsResponse>,
+        tonic::Status,
+    > {
+        Err(tonic::Status::unimplemented(""))
+    }
+}
+
+async fn fake_peer(answers: Vec<RemoteMessage>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(
+                protogossip::wire::proto::remote::remoting_server::RemotingServer::new(FakePeer {
+                    answers,
+                }),
+            )
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    addr
+}
+
+#[tokio::test]
+async fn grpc_peer_that_never_sends_connect_response_times_out() {
+    let addr = fake_peer(vec![]).await;
+    let a = server(RemoteConfig {
+        handshake_timeout: Duration::from_millis(200),
+        backoff: BackoffConfig {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(10),
+            max_attempts: 1,
+        },
+        ..RemoteConfig::default()
+    })
+    .await;
+    let r = a
+        .request(pid(&addr, "gossip"), GossipResponse::default(), DEADLINE)
+        .await;
+    assert_eq!(r, Err(TransportError::EndpointTerminated { address: addr }));
+    assert_eq!(a.metrics().handshake_timeouts, 1);
+    a.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn any_frame_after_connect_response_terminates_the_endpoint() {
+    use protogossip::remote::{RemoteEvent, TerminationReason};
+    let response = frame(MessageType::ConnectResponse(ConnectResponse {
+        member_id: "fake".into(),
+        blocked: false,
+    }));
+    // A second ConnectResponse is not a DisconnectRequest, but it still
+    // ends the endpoint (Go does the same).
+    let addr = fake_peer(vec![response.clone(), response]).await;
+    let a = server(RemoteConfig::default()).await;
+    let mut events = a.subscribe_events();
+    a.send(pid(&addr, "x"), GossipResponse::default(), None)
+        .unwrap();
+    let reason = timeout(DEADLINE, async {
+        loop {
+            if let Ok(RemoteEvent::EndpointTerminated { reason, .. }) = events.recv().await {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(reason, TerminationReason::UnexpectedMessage);
+    a.shutdown(true).await;
+}
