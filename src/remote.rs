@@ -80,6 +80,11 @@ pub use tls::TlsConfig;
 use crate::wire::{WireMessage, proto::actor::Pid, proto::remote::remoting_server::RemotingServer};
 use shared::{Lifecycle, Shared};
 
+/// HTTP/2 receive window of each inbound stream.
+const SERVER_STREAM_WINDOW: u32 = 4 << 20;
+/// HTTP/2 receive window of each inbound connection.
+const SERVER_CONNECTION_WINDOW: u32 = 8 << 20;
+
 /// Starts remotes.
 #[derive(Debug)]
 pub struct Remote;
@@ -112,7 +117,13 @@ impl Remote {
         let (events, _) = broadcast::channel(config.event_capacity);
         let (eventstream, _) = broadcast::channel(config.event_capacity);
         let (lifecycle, _) = watch::channel(Lifecycle::Running);
-        let mut builder = Server::builder().tcp_nodelay(true);
+        // Larger HTTP/2 receive windows than h2's 64 KiB default: a peer can
+        // then stream big batches without waiting a round trip per 64 KiB.
+        // Fixed windows, not adaptive ones: adaptive windows send pings.
+        let mut builder = Server::builder()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(Some(SERVER_STREAM_WINDOW))
+            .initial_connection_window_size(Some(SERVER_CONNECTION_WINDOW));
         if let Some(tls) = &config.tls {
             builder = builder
                 .tls_config(tls.server())
