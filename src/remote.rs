@@ -348,3 +348,72 @@ impl RemoteHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::proto::cluster::{GossipRequest, GossipResponse, GossipState};
+    use std::sync::atomic::Ordering;
+
+    fn gossip_request() -> GossipRequest {
+        GossipRequest {
+            from_member_id: "t".into(),
+            state: Some(GossipState::default()),
+        }
+    }
+
+    /// Virtual time: a 30 s request timeout elapses without waiting 30 s,
+    /// and the answer that comes later is counted as late, not delivered.
+    #[tokio::test(start_paused = true)]
+    async fn request_timeout_in_virtual_time() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let r = Arc::clone(&release);
+        let h = Remote::start(
+            RemoteConfig::default(),
+            Handlers::new().with_gossip(move |_s, _r| {
+                let r = Arc::clone(&r);
+                async move {
+                    r.notified().await;
+                    GossipResponse::default()
+                }
+            }),
+        )
+        .await
+        .unwrap();
+        let started = tokio::time::Instant::now();
+        let res = h
+            .request(h.pid(GOSSIP_ID), gossip_request(), Duration::from_secs(30))
+            .await;
+        assert_eq!(res, Err(TransportError::Timeout));
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        assert_eq!(h.metrics().requests_timed_out, 1);
+        release.notify_one();
+        while h.metrics().late_responses == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(h.shared.pending_len(), 0);
+        h.shutdown(false).await;
+    }
+
+    #[tokio::test]
+    async fn local_delivery_needs_no_connection() {
+        let h = Remote::start(
+            RemoteConfig::default(),
+            Handlers::new().with_gossip(|_s, _r| async { GossipResponse::default() }),
+        )
+        .await
+        .unwrap();
+        let res = h
+            .request(h.pid(GOSSIP_ID), gossip_request(), Duration::from_secs(5))
+            .await;
+        assert_eq!(res, Ok(GossipResponse::default().into()));
+        assert!(h.endpoints().is_empty());
+        assert_eq!(h.shared.inbound_streams.load(Ordering::Relaxed), 0);
+        assert_eq!(h.metrics().inbound_handshakes, 0);
+        h.shutdown(true).await;
+        assert_eq!(
+            h.send(h.pid(GOSSIP_ID), gossip_request(), None),
+            Err(TransportError::ShuttingDown)
+        );
+    }
+}

@@ -80,6 +80,12 @@ impl PendingRequests {
         self.lock().contains_key(id)
     }
 
+    /// How many requests are waiting.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Forgets request `id` (timed out or abandoned).
     pub(crate) fn remove(&self, id: &str) {
         self.lock().remove(id);

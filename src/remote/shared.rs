@@ -75,6 +75,12 @@ impl Shared {
         )
     }
 
+    /// How many requests are waiting (tests).
+    #[cfg(test)]
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// A message that will never be sent: if its sender is one of our
     /// waiting requests, that request fails with `err`.
     pub(crate) fn fail_outbound(&self, message: &Outbound, err: &TransportError) {
