@@ -315,3 +315,66 @@ async fn our_graceful_shutdown_makes_go_drop_its_endpoint_and_redial_us() {
     go.quit().await;
     rust.shutdown(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_a_go_node_drops_its_traffic_and_stops_our_dialling() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut events = rust.subscribe_events();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+    let addr = rust.address().to_owned();
+    let go_addr = go.address.clone();
+
+    // Go dials us (its handshake tells us its system id and address), and we
+    // answer over our own endpoint to Go.
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert!(
+        reply.starts_with("reply gossip"),
+        "{reply}\n{}",
+        go.output()
+    );
+    let RemoteEvent::InboundConnected {
+        system_id,
+        address,
+        blocked,
+    } = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::InboundConnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(address, go_addr);
+    assert!(!blocked);
+
+    rust.block(&system_id);
+    let ev = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::EndpointTerminated { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        RemoteEvent::EndpointTerminated {
+            address: go_addr.clone(),
+            reason: TerminationReason::Blocked
+        }
+    );
+    assert_eq!(
+        rust.send(pid(&go_addr, "echo"), gossip_request(), None),
+        Err(TransportError::Blocked { address: go_addr })
+    );
+
+    // Go keeps its stream (blocking is advisory in Go); its batches are
+    // dropped, so its request times out instead of being answered.
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert!(
+        reply.starts_with("error gossip"),
+        "{reply}\n{}",
+        go.output()
+    );
+    assert!(rust.metrics().inbound_batches_blocked >= 1);
+    assert_eq!(rust.metrics().gossip_requests, 1);
+    go.quit().await;
+    rust.shutdown(true).await;
+}
