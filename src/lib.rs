@@ -35,3 +35,6 @@ pub mod gossiper;
 pub mod provider;
 pub mod system_id;
 pub mod wire;
+
+#[cfg(feature = "std")]
+pub mod remote;

@@ -1,0 +1,117 @@
+//! Counters for everything the transport drops, refuses or survives.
+//!
+//! Hostile or buggy input never stops the server; it is logged and counted
+//! here so an operator can see it. The node exports a [`RemoteMetricsSnapshot`]
+//! later; the counters are plain atomics so hot paths pay one relaxed add.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! metrics {
+    ($( $(#[$doc:meta])* $name:ident, )*) => {
+        /// Live counters, shared by every task of one [`crate::remote::Remote`].
+        #[derive(Debug, Default)]
+        pub struct RemoteMetrics {
+            $( $(#[$doc])* pub $name: AtomicU64, )*
+        }
+
+        /// A point-in-time copy of [`RemoteMetrics`].
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct RemoteMetricsSnapshot {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl RemoteMetrics {
+            /// Reads every counter.
+            pub fn snapshot(&self) -> RemoteMetricsSnapshot {
+                RemoteMetricsSnapshot { $( $name: self.$name.load(Ordering::Relaxed), )* }
+            }
+        }
+    };
+}
+
+metrics! {
+    /// Inbound `Receive` streams accepted.
+    inbound_streams_accepted,
+    /// Inbound streams refused because `max_inbound_streams` were open.
+    inbound_streams_rejected,
+    /// `ConnectRequest`s answered.
+    inbound_handshakes,
+    /// `ConnectRequest`s from blocked system ids (answered `blocked = true`).
+    inbound_handshakes_blocked,
+    /// `ConnectRequest`s without the `server_connection` variant (ignored).
+    inbound_handshakes_unsupported,
+    /// Inbound `MessageBatch`es processed.
+    inbound_batches,
+    /// Inbound batches dropped because their stream's system id is blocked.
+    inbound_batches_blocked,
+    /// Inbound envelopes delivered to a handler, a request or the eventstream.
+    inbound_envelopes,
+    /// Inbound messages over the size limit (the stream is ended).
+    inbound_oversized_messages,
+    /// Inbound frames that were not valid `RemoteMessage` protobuf (stream ended).
+    inbound_malformed_messages,
+    /// Inbound streams that failed for another reason (reset, transport error).
+    inbound_stream_errors,
+    /// Unexpected frames on an inbound stream (e.g. a client's `DisconnectRequest`).
+    inbound_unexpected_frames,
+    /// Envelopes whose type/target/sender index was out of range (skipped).
+    envelopes_bad_index,
+    /// Envelopes with a serializer id other than protobuf (skipped).
+    envelopes_bad_serializer,
+    /// Envelopes naming a type we do not know (skipped).
+    envelopes_unknown_type,
+    /// Envelopes whose body is not valid protobuf for its type (skipped).
+    envelopes_malformed,
+    /// Envelopes whose target address is not ours (still delivered by id).
+    envelopes_foreign_address,
+    /// Envelopes for ids we do not host (dead-lettered).
+    envelopes_dead_lettered,
+    /// `DeadLetterResponse`s we sent to requesters.
+    dead_letter_responses_sent,
+    /// Responses that arrived after their request completed or timed out.
+    late_responses,
+    /// `ActivationRequest`s refused with `ActivationResponse{failed: true}`.
+    activation_requests_refused,
+    /// Messages published to eventstream subscribers.
+    eventstream_messages,
+    /// Gossip requests handed to the gossip handler.
+    gossip_requests,
+    /// Envelopes queued for peers.
+    outbound_envelopes,
+    /// Batches written to peers.
+    outbound_batches,
+    /// Bytes of batches written to peers (protobuf size of the batch).
+    outbound_bytes,
+    /// Messages dropped because an endpoint queue was full.
+    outbound_dropped_queue_full,
+    /// Messages dropped because alone they exceed the message size limit.
+    outbound_dropped_too_large,
+    /// Messages dropped because their endpoint terminated or was removed.
+    outbound_dropped_terminated,
+    /// Messages refused because the target address is blocked.
+    outbound_refused_blocked,
+    /// Outbound connections established (handshake completed).
+    endpoints_connected,
+    /// Outbound endpoints that terminated (any reason).
+    endpoints_terminated,
+    /// Connection attempts that failed (connect error or handshake error).
+    connect_failures,
+    /// Handshakes that timed out.
+    handshake_timeouts,
+    /// Peers that answered our handshake with `blocked = true`.
+    blocked_by_peer,
+    /// Requests that timed out.
+    requests_timed_out,
+}
+
+impl RemoteMetrics {
+    /// Adds one to a counter.
+    pub(crate) fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to a counter.
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}

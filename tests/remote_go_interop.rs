@@ -1,0 +1,380 @@
+//! The transport against a real protoactor-go node (`go-interop/cmd/remotepeer`).
+//!
+//! Each test builds the Go command once (Go's build cache makes rebuilds
+//! cheap), starts it on a free loopback port and drives it over stdin. Every
+//! wait has a deadline; on failure the Go process's output is printed.
+
+#[path = "remote_support/go_peer.rs"]
+mod go_peer;
+
+use std::time::Duration;
+
+use go_peer::{DEADLINE, GoPeer, free_port};
+use protogossip::{
+    remote::{
+        EventStreamMessage, Handlers, Remote, RemoteConfig, RemoteEvent, RemoteHandle,
+        TerminationReason, TransportError,
+    },
+    wire::{
+        WireMessage,
+        proto::{
+            actor::Pid,
+            cluster::{
+                GossipKeyValue, GossipMemberState, GossipRequest, GossipResponse, GossipState,
+            },
+        },
+    },
+};
+use tokio::{sync::broadcast, time::timeout};
+
+fn pid(address: &str, id: &str) -> Pid {
+    Pid {
+        address: address.into(),
+        id: id.into(),
+        request_id: 0,
+    }
+}
+
+fn gossip_request() -> GossipRequest {
+    let mut members = std::collections::BTreeMap::new();
+    let mut values = std::collections::BTreeMap::new();
+    values.insert(
+        "heartbeat".to_owned(),
+        GossipKeyValue {
+            sequence_number: 7,
+            value: None,
+            local_timestamp_unix_milliseconds: 1,
+        },
+    );
+    members.insert("rust-node".to_owned(), GossipMemberState { values });
+    GossipRequest {
+        from_member_id: "go-node".into(),
+        state: Some(GossipState { members }),
+    }
+}
+
+async fn start_rust(config: RemoteConfig) -> RemoteHandle {
+    let handlers = Handlers::new().with_gossip(|_sender, _req: GossipRequest| async {
+        GossipResponse {
+            state: Some(GossipState::default()),
+        }
+    });
+    Remote::start(config, handlers).await.expect("start remote")
+}
+
+async fn wait_event(
+    rx: &mut broadcast::Receiver<RemoteEvent>,
+    go: &GoPeer,
+    pred: impl Fn(&RemoteEvent) -> bool,
+) -> RemoteEvent {
+    let r = timeout(DEADLINE, async {
+        loop {
+            match rx.recv().await {
+                Ok(e) if pred(&e) => return Some(e),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return None,
+            }
+        }
+    })
+    .await;
+    match r {
+        Ok(Some(e)) => e,
+        _ => panic!("expected event not seen; Go output:\n{}", go.output()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_request_to_go_echo_gets_the_go_answer() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut events = rust.subscribe_events();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+
+    let request = gossip_request();
+    let answer = rust
+        .request(
+            pid(&go.address, "echo"),
+            request.clone(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        answer,
+        Ok(WireMessage::GossipRequest(request)),
+        "Go output:\n{}",
+        go.output()
+    );
+    go.expect(|l| l == "echo cluster.GossipRequest").await;
+
+    // Our endpoint's handshake was answered by Go, and Go answered over its
+    // own connection to us (an inbound stream with Go's address).
+    let go_addr = go.address.clone();
+    let connected = wait_event(
+        &mut events,
+        &go,
+        |e| matches!(e, RemoteEvent::EndpointConnected { address, .. } if *address == go_addr),
+    )
+    .await;
+    let RemoteEvent::EndpointConnected {
+        member_id, blocked, ..
+    } = connected
+    else {
+        unreachable!()
+    };
+    assert!(!member_id.is_empty());
+    assert!(!blocked);
+    wait_event(
+        &mut events,
+        &go,
+        |e| matches!(e, RemoteEvent::InboundConnected { address, .. } if *address == go_addr),
+    )
+    .await;
+
+    // A request to an id Go does not host comes back as a dead letter.
+    let missing = rust
+        .request(
+            pid(&go.address, "nobody"),
+            gossip_request(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(TransportError::DeadLetter { .. })),
+        "{missing:?}\n{}",
+        go.output()
+    );
+    let m = rust.metrics();
+    assert_eq!(
+        m.envelopes_bad_index + m.envelopes_unknown_type + m.envelopes_malformed,
+        0
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_requests_to_rust_get_rust_answers() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut eventstream = rust.subscribe_eventstream();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+    let addr = rust.address().to_owned();
+
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go
+        .expect(|l| l.starts_with("reply gossip") || l.starts_with("error gossip"))
+        .await;
+    assert_eq!(
+        reply.trim(),
+        "reply gossip cluster.GossipResponse",
+        "{}",
+        go.output()
+    );
+
+    go.cmd(&format!("activate {addr}")).await;
+    let reply = go.expect(|l| l.contains(" activate")).await;
+    assert_eq!(
+        reply.trim(),
+        "reply activate cluster.ActivationResponse failed=true",
+        "{}",
+        go.output()
+    );
+
+    go.cmd(&format!("missing {addr}")).await;
+    let reply = go.expect(|l| l.contains(" missing")).await;
+    assert!(
+        reply.starts_with("error missing"),
+        "{reply}\n{}",
+        go.output()
+    );
+    assert!(reply.contains("dead letter"), "{reply}\n{}", go.output());
+
+    go.cmd(&format!("event {addr}")).await;
+    let ev: EventStreamMessage = timeout(DEADLINE, eventstream.recv())
+        .await
+        .expect("eventstream message")
+        .unwrap();
+    assert!(
+        matches!(ev.message, WireMessage::ActivationTerminated(ref t) if t.cluster_identity.as_ref().is_some_and(|c| c.identity == "ev")),
+        "{ev:?}"
+    );
+    assert!(ev.sender.is_none());
+
+    let m = rust.metrics();
+    assert_eq!(m.gossip_requests, 1);
+    assert_eq!(m.activation_requests_refused, 1);
+    assert_eq!(m.dead_letter_responses_sent, 1);
+    assert_eq!(m.eventstream_messages, 1);
+    assert_eq!(m.inbound_handshakes, 1, "Go uses one stream for all of it");
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_graceful_shutdown_terminates_our_endpoint_and_a_restarted_go_is_reconnected() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut events = rust.subscribe_events();
+    let port = free_port();
+    let go = GoPeer::start(port, &[]).await;
+    let go_addr = go.address.clone();
+    let echo = pid(&go_addr, "echo");
+
+    let first = rust
+        .request(echo.clone(), gossip_request(), Duration::from_secs(10))
+        .await;
+    assert!(first.is_ok(), "{first:?}\n{}", go.output());
+    let RemoteEvent::EndpointConnected {
+        member_id: first_id,
+        ..
+    } = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::EndpointConnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+
+    let log = go.log.clone();
+    go.quit().await;
+    let terminated = timeout(DEADLINE, async {
+        loop {
+            if let Ok(RemoteEvent::EndpointTerminated { address, reason }) = events.recv().await
+                && address == go_addr
+            {
+                return reason;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "no EndpointTerminated; Go:\n{}",
+            log.lock().unwrap().join("\n")
+        )
+    });
+    assert_eq!(terminated, TerminationReason::DisconnectRequest);
+
+    // A new Go process (fresh system id) on the same address.
+    let go = GoPeer::start(port, &[]).await;
+    let again = rust
+        .request(echo, gossip_request(), Duration::from_secs(10))
+        .await;
+    assert!(again.is_ok(), "{again:?}\n{}", go.output());
+    let RemoteEvent::EndpointConnected {
+        member_id: second_id,
+        ..
+    } = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::EndpointConnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_ne!(
+        first_id, second_id,
+        "the restarted Go node has a new system id"
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_graceful_shutdown_makes_go_drop_its_endpoint_and_redial_us() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let bound = rust.local_addr();
+    let addr = rust.address().to_owned();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert!(
+        reply.starts_with("reply gossip"),
+        "{reply}\n{}",
+        go.output()
+    );
+
+    // DisconnectRequest + error status: the Go writer publishes
+    // EndpointTerminatedEvent (instead of keeping a dead stream, Q-T3).
+    rust.shutdown(true).await;
+    go.expect(|l| l == format!("endpoint-terminated {addr}"))
+        .await;
+
+    // Same address, new process: Go dials again and gets answers.
+    let config = RemoteConfig {
+        bind: bound,
+        ..RemoteConfig::default()
+    };
+    let rust = start_rust(config).await;
+    assert_eq!(rust.address(), addr);
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert_eq!(
+        reply.trim(),
+        "reply gossip cluster.GossipResponse",
+        "{}",
+        go.output()
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_a_go_node_drops_its_traffic_and_stops_our_dialling() {
+    let rust = start_rust(RemoteConfig::default()).await;
+    let mut events = rust.subscribe_events();
+    let mut go = GoPeer::start(free_port(), &[]).await;
+    let addr = rust.address().to_owned();
+    let go_addr = go.address.clone();
+
+    // Go dials us (its handshake tells us its system id and address), and we
+    // answer over our own endpoint to Go.
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert!(
+        reply.starts_with("reply gossip"),
+        "{reply}\n{}",
+        go.output()
+    );
+    let RemoteEvent::InboundConnected {
+        system_id,
+        address,
+        blocked,
+    } = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::InboundConnected { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(address, go_addr);
+    assert!(!blocked);
+
+    rust.block(&system_id);
+    let ev = wait_event(&mut events, &go, |e| {
+        matches!(e, RemoteEvent::EndpointTerminated { .. })
+    })
+    .await;
+    assert_eq!(
+        ev,
+        RemoteEvent::EndpointTerminated {
+            address: go_addr.clone(),
+            reason: TerminationReason::Blocked
+        }
+    );
+    assert_eq!(
+        rust.send(pid(&go_addr, "echo"), gossip_request(), None),
+        Err(TransportError::Blocked { address: go_addr })
+    );
+
+    // Go keeps its stream (blocking is advisory in Go); its batches are
+    // dropped, so its request times out instead of being answered.
+    go.cmd(&format!("gossip {addr}")).await;
+    let reply = go.expect(|l| l.contains(" gossip")).await;
+    assert!(
+        reply.starts_with("error gossip"),
+        "{reply}\n{}",
+        go.output()
+    );
+    assert!(rust.metrics().inbound_batches_blocked >= 1);
+    assert_eq!(rust.metrics().gossip_requests, 1);
+    go.quit().await;
+    rust.shutdown(true).await;
+}
