@@ -21,4 +21,7 @@
 
 extern crate alloc;
 
+pub mod gossip;
+#[cfg(feature = "test-util")]
+pub mod sim;
 pub mod wire;
