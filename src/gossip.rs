@@ -47,6 +47,6 @@ pub use event::{BlockReason, ClusterEvent, TimedEvent};
 pub use gossip_core::{GossipCore, GossipOutcome, GossipRequestOutcome, OutboundGossip};
 pub use gossip_state::{GossipEntry, GossipState, GossipUpdate, OwnerState, merge_states};
 pub use member_list::{BlockEntry, MemberList, TopologyChange};
-pub use member_state_delta::{MemberStateDelta, Watermarks, build_delta};
+pub use member_state_delta::{MemberStateDelta, Watermarks, build_delta, build_delta_with};
 pub use member_status::MemberStatus;
 pub use types::{MemberId, RequestToken, UnixMillis};

@@ -35,7 +35,9 @@ use rand_xorshift::XorShiftRng;
 
 pub use network::NetworkConfig;
 
-use crate::gossip::{GossipConfig, GossipCore, GossipOutcome, MemberId, RequestToken, TimedEvent, UnixMillis};
+use crate::gossip::{
+    GossipConfig, GossipCore, GossipOutcome, MemberId, RequestToken, TimedEvent, UnixMillis,
+};
 use crate::wire::proto::cluster::{GossipRequest, GossipResponse, Member};
 
 /// The environment variable that overrides a simulation's seed.
@@ -129,9 +131,21 @@ pub struct SimNode {
 #[derive(Debug)]
 enum Item {
     Tick(usize),
-    Request { from: usize, to: usize, token: RequestToken, bytes: Vec<u8> },
-    Response { to: usize, token: RequestToken, bytes: Vec<u8> },
-    Timeout { node: usize, token: RequestToken },
+    Request {
+        from: usize,
+        to: usize,
+        token: RequestToken,
+        bytes: Vec<u8>,
+    },
+    Response {
+        to: usize,
+        token: RequestToken,
+        bytes: Vec<u8>,
+    },
+    Timeout {
+        node: usize,
+        token: RequestToken,
+    },
     Stop(usize),
 }
 
@@ -255,7 +269,9 @@ impl Simulation {
     pub fn provider_snapshot(&mut self, members: &[Member]) {
         for i in 0..self.nodes.len() {
             if self.nodes[i].alive {
-                let out = self.nodes[i].core.on_provider_snapshot(members.to_vec(), self.now);
+                let out = self.nodes[i]
+                    .core
+                    .on_provider_snapshot(members.to_vec(), self.now);
                 self.handle(i, out);
             }
         }
@@ -356,7 +372,11 @@ impl Simulation {
 
     /// Runs until `done` holds (checked every gossip interval) or `limit`
     /// has passed; returns the virtual time it took.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Self) -> bool) -> Option<Duration> {
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Option<Duration> {
         let start = self.now;
         let deadline = self.now.after(limit);
         let step = self.config.gossip.gossip_interval;
@@ -390,7 +410,9 @@ impl Simulation {
             if next.at > until.0 {
                 break;
             }
-            let Some(Reverse(s)) = self.queue.pop() else { break };
+            let Some(Reverse(s)) = self.queue.pop() else {
+                break;
+            };
             self.now = UnixMillis(s.at);
             self.dispatch(s.item);
         }
@@ -411,14 +433,22 @@ impl Simulation {
                 self.schedule(interval, Item::Tick(i));
             }
             Item::Stop(i) => self.nodes[i].alive = false,
-            Item::Request { from, to, token, bytes } => {
+            Item::Request {
+                from,
+                to,
+                token,
+                bytes,
+            } => {
                 if !self.nodes[to].alive || !self.connected(from, to) {
                     self.stats.dropped += 1;
                     return;
                 }
-                let request = GossipRequest::decode(bytes.as_slice()).expect("sim: request decodes");
+                let request =
+                    GossipRequest::decode(bytes.as_slice()).expect("sim: request decodes");
                 let from_address = self.nodes[from].address.clone();
-                let r = self.nodes[to].core.on_gossip_request(&from_address, request, now);
+                let r = self.nodes[to]
+                    .core
+                    .on_gossip_request(&from_address, request, now);
                 self.handle(to, r.outcome);
                 let bytes = r.response.encode_to_vec();
                 self.transmit(to, from, bytes.len());
@@ -426,13 +456,21 @@ impl Simulation {
                     return;
                 }
                 let d = self.delay();
-                self.schedule(d, Item::Response { to: from, token, bytes });
+                self.schedule(
+                    d,
+                    Item::Response {
+                        to: from,
+                        token,
+                        bytes,
+                    },
+                );
             }
             Item::Response { to, token, bytes } => {
                 if !self.nodes[to].alive || !self.nodes[to].outstanding.remove(&token) {
                     return;
                 }
-                let response = GossipResponse::decode(bytes.as_slice()).expect("sim: response decodes");
+                let response =
+                    GossipResponse::decode(bytes.as_slice()).expect("sim: response decodes");
                 let out = self.nodes[to].core.on_gossip_response(token, response, now);
                 self.handle(to, out);
             }
@@ -454,7 +492,8 @@ impl Simulation {
     }
 
     fn network_drops(&mut self, from: usize, to: usize) -> bool {
-        let lost = !self.connected(from, to) || network::chance(&mut self.rng, self.config.network.drop_probability);
+        let lost = !self.connected(from, to)
+            || network::chance(&mut self.rng, self.config.network.drop_probability);
         if lost {
             self.stats.dropped += 1;
         }
@@ -476,7 +515,13 @@ impl Simulation {
             };
             self.stats.requests += 1;
             self.nodes[i].outstanding.insert(req.token);
-            self.schedule(timeout, Item::Timeout { node: i, token: req.token });
+            self.schedule(
+                timeout,
+                Item::Timeout {
+                    node: i,
+                    token: req.token,
+                },
+            );
             let bytes = req.request.encode_to_vec();
             self.transmit(i, to, bytes.len());
             if self.network_drops(i, to) {
@@ -485,15 +530,33 @@ impl Simulation {
             if network::chance(&mut self.rng, self.config.network.duplicate_probability) {
                 self.stats.duplicated += 1;
                 let d = self.delay();
-                self.schedule(d, Item::Request { from: i, to, token: req.token, bytes: bytes.clone() });
+                self.schedule(
+                    d,
+                    Item::Request {
+                        from: i,
+                        to,
+                        token: req.token,
+                        bytes: bytes.clone(),
+                    },
+                );
             }
             let d = self.delay();
-            self.schedule(d, Item::Request { from: i, to, token: req.token, bytes });
+            self.schedule(
+                d,
+                Item::Request {
+                    from: i,
+                    to,
+                    token: req.token,
+                    bytes,
+                },
+            );
         }
     }
 
     fn index_of(&self, address: &str) -> Option<usize> {
         let port: i32 = address.strip_prefix("sim:")?.parse().ok()?;
-        usize::try_from(port - 10_000).ok().filter(|i| *i < self.nodes.len())
+        usize::try_from(port - 10_000)
+            .ok()
+            .filter(|i| *i < self.nodes.len())
     }
 }

@@ -49,6 +49,11 @@ pub enum TopologyDetail {
     /// peers and keeps gossip O(N) per member instead of O(N²) in large
     /// clusters.
     HashOnly,
+    /// Do not write the `topology` key at all. Topology consensus is then
+    /// never reached; Go peers do not need the key (their own consensus
+    /// never works, Q-G3). For simulations that measure dissemination
+    /// without the start-up flood of N topology values.
+    Off,
 }
 
 /// Settings of a [`crate::gossip::GossipCore`].
@@ -169,7 +174,9 @@ impl GossipConfig {
             Suspicion::FractionOfExpiration { percent } if !(1..=99).contains(&percent) => {
                 Err(ConfigError::SuspicionPercent(percent))
             }
-            Suspicion::PhiAccrual { threshold, .. } if !(threshold.is_finite() && threshold > 0.0) => {
+            Suspicion::PhiAccrual { threshold, .. }
+                if !(threshold.is_finite() && threshold > 0.0) =>
+            {
                 Err(ConfigError::PhiThreshold)
             }
             _ => Ok(()),
@@ -201,7 +208,10 @@ mod tests {
             f(&mut c);
             c.validate().unwrap_err()
         };
-        assert_eq!(bad(|c| c.gossip_interval = Duration::ZERO), ConfigError::ZeroInterval);
+        assert_eq!(
+            bad(|c| c.gossip_interval = Duration::ZERO),
+            ConfigError::ZeroInterval
+        );
         assert_eq!(
             bad(|c| c.gossip_request_timeout = Duration::ZERO),
             ConfigError::ZeroRequestTimeout
@@ -217,7 +227,10 @@ mod tests {
             ConfigError::SuspicionPercent(100)
         );
         assert_eq!(
-            bad(|c| c.suspicion = Suspicion::PhiAccrual { threshold: f64::NAN, min_samples: 3 }),
+            bad(|c| c.suspicion = Suspicion::PhiAccrual {
+                threshold: f64::NAN,
+                min_samples: 3
+            }),
             ConfigError::PhiThreshold
         );
     }

@@ -68,7 +68,8 @@ impl ConsensusCheck {
             &[TOPOLOGY_KEY],
             Box::new(|o: &OwnerState| {
                 let e = o.get(TOPOLOGY_KEY)?;
-                crate::gossip::gossip_core::topology_header(&e.value).map(|(h, _)| ConsensusValue::U64(h))
+                crate::gossip::gossip_core::topology_header(&e.value)
+                    .map(|(h, _)| ConsensusValue::U64(h))
             }),
         )
     }
@@ -108,7 +109,11 @@ pub(crate) enum ConsensusChange {
 }
 
 impl CheckRuntime {
-    pub(crate) fn new(check: ConsensusCheck, state: &GossipState, active: &BTreeSet<MemberId>) -> Self {
+    pub(crate) fn new(
+        check: ConsensusCheck,
+        state: &GossipState,
+        active: &BTreeSet<MemberId>,
+    ) -> Self {
         let mut per_owner = BTreeMap::new();
         for (id, o) in state.owners() {
             if let Some(v) = (check.extract)(o) {
@@ -151,7 +156,12 @@ impl CheckRuntime {
     }
 
     /// Re-reads `owner`'s value.
-    pub(crate) fn owner_updated(&mut self, owner: &MemberId, o: Option<&OwnerState>, is_active: bool) {
+    pub(crate) fn owner_updated(
+        &mut self,
+        owner: &MemberId,
+        o: Option<&OwnerState>,
+        is_active: bool,
+    ) {
         let new = o.and_then(|o| (self.check.extract)(o));
         let old = match &new {
             Some(v) => self.per_owner.insert(owner.clone(), v.clone()),
@@ -176,7 +186,9 @@ impl CheckRuntime {
     /// Compares the agreed value with the last reported one.
     pub(crate) fn evaluate(&mut self) -> Option<ConsensusChange> {
         let agreed = match self.counts.iter().next() {
-            Some((v, n)) if self.counts.len() == 1 && *n == self.active_count && *n > 0 => Some(v.clone()),
+            Some((v, n)) if self.counts.len() == 1 && *n == self.active_count && *n > 0 => {
+                Some(v.clone())
+            }
             _ => None,
         };
         if agreed == self.current {
@@ -203,12 +215,18 @@ mod tests {
         ConsensusCheck::new(
             "v",
             &["k"],
-            Box::new(|o: &OwnerState| o.get("k").map(|e| ConsensusValue::Bytes(e.value.value.clone()))),
+            Box::new(|o: &OwnerState| {
+                o.get("k")
+                    .map(|e| ConsensusValue::Bytes(e.value.value.clone()))
+            }),
         )
     }
 
     fn set(s: &mut GossipState, o: &str, v: u8, seq: i64) {
-        let any = Any { type_url: "x".into(), value: alloc::vec![v] };
+        let any = Any {
+            type_url: "x".into(),
+            value: alloc::vec![v],
+        };
         s.set(&o.into(), "k", any, seq, UnixMillis(0));
     }
 
@@ -221,8 +239,13 @@ mod tests {
         assert!(rt.evaluate().is_none());
         set(&mut s, "b", 1, 1);
         rt.owner_updated(&"b".into(), s.owner("b"), true);
-        assert!(matches!(rt.evaluate(), Some(ConsensusChange::Reached(_, ConsensusValue::Bytes(ref b))) if b == &[1]));
-        assert_eq!(rt.state(), ConsensusState::Reached(ConsensusValue::Bytes(alloc::vec![1])));
+        assert!(
+            matches!(rt.evaluate(), Some(ConsensusChange::Reached(_, ConsensusValue::Bytes(ref b))) if b == &[1])
+        );
+        assert_eq!(
+            rt.state(),
+            ConsensusState::Reached(ConsensusValue::Bytes(alloc::vec![1]))
+        );
         set(&mut s, "b", 2, 2);
         rt.owner_updated(&"b".into(), s.owner("b"), true);
         assert!(matches!(rt.evaluate(), Some(ConsensusChange::Lost(..))));

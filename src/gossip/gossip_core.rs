@@ -20,13 +20,13 @@ use super::consensus::{CheckRuntime, ConsensusChange, ConsensusCheck, ConsensusS
 use super::event::{BlockReason, ClusterEvent, TimedEvent};
 use super::gossip_state::{GossipEntry, GossipState, GossipUpdate};
 use super::member_list::{BlockEntry, MemberList, TopologyChange, address_of};
-use super::member_state_delta::{MemberStateDelta, Watermarks, build_delta};
+use super::member_state_delta::{MemberStateDelta, Watermarks, build_delta, build_delta_with};
 use super::member_status::MemberStatus;
 use super::types::{MemberId, RequestToken, UnixMillis};
 use crate::wire::any::type_url_matches;
 use crate::wire::proto::cluster::{
-    ActorStatistics, ClusterTopology, GossipRequest, GossipResponse, GossipState as ProtoState, Member,
-    MemberHeartbeat,
+    ActorStatistics, ClusterTopology, GossipRequest, GossipResponse, GossipState as ProtoState,
+    Member, MemberHeartbeat,
 };
 use crate::wire::{Empty, LEFT_KEY, TOPOLOGY_KEY, pack};
 
@@ -193,9 +193,12 @@ impl GossipCore {
     pub fn new(self_id: &str, config: GossipConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let self_id = MemberId::new(self_id);
-        let seed = self_id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        let seed = self_id
+            .as_str()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
         let state = GossipState::new(config.wire_profile);
         let mut core = Self {
             members: MemberList::new(self_id.clone()),
@@ -230,7 +233,8 @@ impl GossipCore {
         let mut out = GossipOutcome::default();
         self.rng = SplitMix(rng.next_u64());
         self.apply_snapshot_if_due(now, &mut out);
-        let stale = now.millis_since(UnixMillis(0))
+        let stale = now
+            .millis_since(UnixMillis(0))
             .saturating_sub(2 * self.config.gossip_request_timeout.as_millis() as u64);
         self.pending.retain(|_, p| p.sent_at.0 >= stale);
         for id in self.members.expire_blocks(now, self.config.block_retention) {
@@ -278,12 +282,13 @@ impl GossipCore {
             && requester != self.self_id
         {
             let mut rng = self.rng.clone();
-            let delta = build_delta(
+            let delta = build_delta_with(
                 &self.state,
                 &self.self_id,
                 &requester,
                 &self.watermarks,
                 self.config.gossip_max_send,
+                false,
                 &mut rng,
             );
             self.rng = rng;
@@ -291,6 +296,7 @@ impl GossipCore {
                 // Go never acknowledges a GossipResponse, so these
                 // watermarks are committed optimistically (notes 5.12).
                 self.watermarks.commit(&requester, &delta.watermarks);
+                self.note_news_sent(&delta);
                 response.state = Some(delta.state);
             }
         }
@@ -402,7 +408,10 @@ impl GossipCore {
     }
 
     /// Every owner's entry under `key` (Go `GetState`).
-    pub fn state_for_key<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (&'a MemberId, &'a GossipEntry)> + 'a {
+    pub fn state_for_key<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = (&'a MemberId, &'a GossipEntry)> + 'a {
         self.state.values_for_key(key)
     }
 
@@ -444,7 +453,10 @@ impl GossipCore {
 
     /// The state of a consensus check.
     pub fn consensus(&self, check: &str) -> Option<ConsensusState> {
-        self.checks.iter().find(|c| c.id() == check).map(CheckRuntime::state)
+        self.checks
+            .iter()
+            .find(|c| c.id() == check)
+            .map(CheckRuntime::state)
     }
 
     /// Requests sent and not yet answered or failed.
@@ -459,21 +471,40 @@ impl GossipCore {
 
     // ----- internals ----------------------------------------------------
 
+    fn note_news_sent(&mut self, delta: &MemberStateDelta) {
+        for (owner, _) in &delta.watermarks[..delta.news] {
+            if *owner != self.self_id {
+                self.state.note_data_sent(owner.as_str());
+            }
+        }
+    }
+
     fn report(change: ConsensusChange, now: UnixMillis, out: &mut GossipOutcome) {
         match change {
-            ConsensusChange::Reached(check, value) => out.push(now, ClusterEvent::ConsensusReached { check, value }),
-            ConsensusChange::Lost(check, value) => out.push(now, ClusterEvent::ConsensusLost { check, value }),
+            ConsensusChange::Reached(check, value) => {
+                out.push(now, ClusterEvent::ConsensusReached { check, value })
+            }
+            ConsensusChange::Lost(check, value) => {
+                out.push(now, ClusterEvent::ConsensusLost { check, value })
+            }
         }
     }
 
     fn write_own(&mut self, key: &str, value: Any, now: UnixMillis, out: &mut GossipOutcome) {
         self.sequence += 1;
-        self.state.set(&self.self_id, key, value, self.sequence, now);
+        self.state
+            .set(&self.self_id, key, value, self.sequence, now);
         let me = self.self_id.clone();
         self.owner_changed(&me, &[key], now, out);
     }
 
-    fn owner_changed(&mut self, owner: &MemberId, keys: &[&str], now: UnixMillis, out: &mut GossipOutcome) {
+    fn owner_changed(
+        &mut self,
+        owner: &MemberId,
+        keys: &[&str],
+        now: UnixMillis,
+        out: &mut GossipOutcome,
+    ) {
         let active = self.active_ids.contains(owner);
         for c in &mut self.checks {
             if keys.iter().any(|k| c.affected_by(k)) {
@@ -488,9 +519,9 @@ impl GossipCore {
     fn merge_remote(&mut self, remote: ProtoState, now: UnixMillis, out: &mut GossipOutcome) {
         let self_id = &self.self_id;
         let members = &self.members;
-        let updates = self
-            .state
-            .merge(remote, now, |o| o == self_id.as_str() || members.is_blocked(o));
+        let updates = self.state.merge(remote, now, |o| {
+            o == self_id.as_str() || members.is_blocked(o)
+        });
         if updates.is_empty() {
             return;
         }
@@ -517,13 +548,19 @@ impl GossipCore {
             let group: &[GossipUpdate] = &updates[i..j];
             for u in group {
                 if u.key == TOPOLOGY_KEY
-                    && let Some((_, blocked)) = self.state.get(owner.as_str(), TOPOLOGY_KEY).and_then(|e| topology_header(&e.value))
+                    && let Some((_, blocked)) = self
+                        .state
+                        .get(owner.as_str(), TOPOLOGY_KEY)
+                        .and_then(|e| topology_header(&e.value))
                 {
                     for b in blocked {
                         if b == self.self_id.as_str() {
                             out.push(now, ClusterEvent::SelfBlockedByPeer { by: owner.clone() });
                         } else {
-                            to_block.push((MemberId::from(b), BlockReason::GossipedBlockList { by: owner.clone() }));
+                            to_block.push((
+                                MemberId::from(b),
+                                BlockReason::GossipedBlockList { by: owner.clone() },
+                            ));
                         }
                     }
                 } else if u.key == LEFT_KEY {
@@ -543,9 +580,18 @@ impl GossipCore {
         }
     }
 
-    fn block_member(&mut self, id: &MemberId, reason: BlockReason, now: UnixMillis, out: &mut GossipOutcome) -> bool {
+    fn block_member(
+        &mut self,
+        id: &MemberId,
+        reason: BlockReason,
+        now: UnixMillis,
+        out: &mut GossipOutcome,
+    ) -> bool {
         if reason == BlockReason::Left {
-            let rec = self.records.entry(id.clone()).or_insert_with(|| MemberRecord::new(MemberStatus::Leaving, now));
+            let rec = self
+                .records
+                .entry(id.clone())
+                .or_insert_with(|| MemberRecord::new(MemberStatus::Leaving, now));
             if rec.status != MemberStatus::Leaving {
                 rec.status = MemberStatus::Leaving;
                 rec.since = now;
@@ -555,7 +601,13 @@ impl GossipCore {
         if !self.members.block(id, reason.clone(), now) {
             return false;
         }
-        out.push(now, ClusterEvent::MemberBlocked { id: id.clone(), reason });
+        out.push(
+            now,
+            ClusterEvent::MemberBlocked {
+                id: id.clone(),
+                reason,
+            },
+        );
         if let Some(rec) = self.records.get_mut(id.as_str())
             && rec.status != MemberStatus::Leaving
         {
@@ -580,7 +632,12 @@ impl GossipCore {
         let Some(change) = self.members.recompute(now) else {
             return;
         };
-        let TopologyChange { hash, members, joined, left } = change;
+        let TopologyChange {
+            hash,
+            members,
+            joined,
+            left,
+        } = change;
         for m in &left {
             let id = MemberId::new(&m.id);
             self.block_member(&id, BlockReason::RemovedByProvider, now, out);
@@ -602,7 +659,8 @@ impl GossipCore {
         for m in &joined {
             let id = MemberId::new(&m.id);
             if id != self.self_id {
-                self.records.insert(id, MemberRecord::new(MemberStatus::Joining, now));
+                self.records
+                    .insert(id, MemberRecord::new(MemberStatus::Joining, now));
             }
             out.push(now, ClusterEvent::MemberJoined { member: m.clone() });
         }
@@ -619,7 +677,7 @@ impl GossipCore {
         let blocked: Vec<MemberId> = self.members.blocked().keys().cloned().collect();
         let (tm, tj, tl) = match self.config.topology_detail {
             TopologyDetail::Full => (members.clone(), joined.clone(), left.clone()),
-            TopologyDetail::HashOnly => (Vec::new(), Vec::new(), Vec::new()),
+            TopologyDetail::HashOnly | TopologyDetail::Off => (Vec::new(), Vec::new(), Vec::new()),
         };
         let topology = ClusterTopology {
             topology_hash: hash,
@@ -632,10 +690,18 @@ impl GossipCore {
                 Vec::new()
             },
         };
-        self.write_own(TOPOLOGY_KEY, pack(&topology), now, out);
+        if self.config.topology_detail != TopologyDetail::Off {
+            self.write_own(TOPOLOGY_KEY, pack(&topology), now, out);
+        }
         out.push(
             now,
-            ClusterEvent::TopologyUpdated { hash, members, joined, left, blocked },
+            ClusterEvent::TopologyUpdated {
+                hash,
+                members,
+                joined,
+                left,
+                blocked,
+            },
         );
     }
 
@@ -644,11 +710,15 @@ impl GossipCore {
         let fraction = |percent: u64| silent_ms.saturating_mul(100) > exp.saturating_mul(percent);
         match self.config.suspicion {
             Suspicion::FractionOfExpiration { percent } => fraction(u64::from(percent)),
-            Suspicion::PhiAccrual { threshold, min_samples } => {
+            Suspicion::PhiAccrual {
+                threshold,
+                min_samples,
+            } => {
                 if rec.samples < min_samples.max(1) {
                     fraction(50)
                 } else {
-                    silent_ms as f64 > threshold * rec.mean_interval_ms.max(1.0) * core::f64::consts::LN_10
+                    silent_ms as f64
+                        > threshold * rec.mean_interval_ms.max(1.0) * core::f64::consts::LN_10
                 }
             }
         }
@@ -662,7 +732,7 @@ impl GossipCore {
             if *id == self.self_id || self.members.is_blocked(id.as_str()) {
                 continue;
             }
-            if o.get(LEFT_KEY).is_some() {
+            if o.has_left() {
                 to_block.push((id.clone(), BlockReason::Left));
             } else if let Some(hb) = o.heartbeat_received()
                 && now.millis_since(hb) > exp
@@ -696,7 +766,11 @@ impl GossipCore {
             {
                 if let Some(l) = rec.last_beat {
                     let iv = hb.millis_since(l) as f64;
-                    rec.mean_interval_ms = if rec.samples == 0 { iv } else { 0.9 * rec.mean_interval_ms + 0.1 * iv };
+                    rec.mean_interval_ms = if rec.samples == 0 {
+                        iv
+                    } else {
+                        0.9 * rec.mean_interval_ms + 0.1 * iv
+                    };
                     rec.samples += 1;
                 }
                 rec.last_beat = Some(hb);
@@ -711,7 +785,13 @@ impl GossipCore {
                 (MemberStatus::Up, Some(s)) if self.is_suspicious(rec, s) => {
                     rec.status = MemberStatus::Suspect;
                     rec.since = now;
-                    changes.push((id.clone(), ClusterEvent::MemberSuspect { id: id.clone(), silent_for_ms: s }));
+                    changes.push((
+                        id.clone(),
+                        ClusterEvent::MemberSuspect {
+                            id: id.clone(),
+                            silent_for_ms: s,
+                        },
+                    ));
                 }
                 (MemberStatus::Suspect, Some(s)) if !self.is_suspicious(rec, s) => {
                     rec.status = MemberStatus::Up;
@@ -768,11 +848,18 @@ impl GossipCore {
         }
     }
 
-    fn send(&mut self, target: MemberId, delta: MemberStateDelta, now: UnixMillis, out: &mut GossipOutcome) {
+    fn send(
+        &mut self,
+        target: MemberId,
+        delta: MemberStateDelta,
+        now: UnixMillis,
+        out: &mut GossipOutcome,
+    ) {
         let Some(member) = self.members.active().get(target.as_str()) else {
             return;
         };
         let address = address_of(member);
+        self.note_news_sent(&delta);
         let token = RequestToken(self.next_token);
         self.next_token += 1;
         self.pending.insert(

@@ -15,12 +15,13 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
 use prost_types::Any;
 
 use super::types::{MemberId, UnixMillis};
-use crate::wire::WireProfile;
 use crate::wire::proto::cluster;
+use crate::wire::{LEFT_KEY, WireProfile};
 
 /// One gossip value of one owner.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,9 @@ pub struct OwnerState {
     data_seq: i64,
     data_received: UnixMillis,
     heartbeat_received: Option<UnixMillis>,
+    last_received: Option<UnixMillis>,
+    has_left: bool,
+    data_sends: u32,
 }
 
 impl OwnerState {
@@ -87,7 +91,19 @@ impl OwnerState {
 
     /// The newest receipt time of any entry.
     pub fn last_received(&self) -> Option<UnixMillis> {
-        self.values.values().map(|e| e.received).max()
+        self.last_received
+    }
+
+    /// True when the owner has a `left` entry (graceful leave).
+    pub fn has_left(&self) -> bool {
+        self.has_left
+    }
+
+    /// How many deltas carried the owner's newest non-heartbeat value so
+    /// far (reset when a newer one arrives). Deltas prefer owners whose
+    /// news was sent least often, like memberlist's transmit queue.
+    pub fn data_sends(&self) -> u32 {
+        self.data_sends
     }
 
     fn put(&mut self, key: String, entry: GossipEntry, profile: WireProfile) {
@@ -98,9 +114,14 @@ impl OwnerState {
         } else if seq > self.data_seq {
             self.data_seq = seq;
             self.data_received = at;
+            self.data_sends = 0;
         } else {
             self.data_received = self.data_received.max(at);
         }
+        if key == LEFT_KEY {
+            self.has_left = true;
+        }
+        self.last_received = Some(self.last_received.map_or(at, |l| l.max(at)));
         self.max_seq = self.max_seq.max(seq);
         self.values.insert(key, entry);
     }
@@ -144,7 +165,9 @@ impl GossipState {
                 let entry = GossipEntry {
                     sequence_number: kv.sequence_number,
                     value: kv.value.clone().unwrap_or_default(),
-                    received: UnixMillis(u64::try_from(kv.local_timestamp_unix_milliseconds).unwrap_or(0)),
+                    received: UnixMillis(
+                        u64::try_from(kv.local_timestamp_unix_milliseconds).unwrap_or(0),
+                    ),
                 };
                 o.put(key.clone(), entry, profile);
             }
@@ -203,7 +226,14 @@ impl GossipState {
 
     /// Writes an entry unconditionally (the owner's own `set_state`; the
     /// caller chooses the sequence number).
-    pub fn set(&mut self, owner: &MemberId, key: &str, value: Any, sequence_number: i64, now: UnixMillis) {
+    pub fn set(
+        &mut self,
+        owner: &MemberId,
+        key: &str,
+        value: Any,
+        sequence_number: i64,
+        now: UnixMillis,
+    ) {
         let profile = self.profile;
         self.owners.entry(owner.clone()).or_default().put(
             key.into(),
@@ -214,6 +244,13 @@ impl GossipState {
             },
             profile,
         );
+    }
+
+    /// Counts one more delta carrying `owner`'s newest non-heartbeat value.
+    pub fn note_data_sent(&mut self, owner: &str) {
+        if let Some(o) = self.owners.get_mut(owner) {
+            o.data_sends = o.data_sends.saturating_add(1);
+        }
     }
 
     /// Forgets an owner.
@@ -240,33 +277,51 @@ impl GossipState {
             if skip_owner(&owner_id) {
                 continue;
             }
-            let owner_key = match self.owners.get_key_value(owner_id.as_str()) {
-                Some((k, _)) => k.clone(),
-                None => MemberId::from(owner_id),
-            };
-            let local = self.owners.entry(owner_key.clone()).or_default();
-            for (key, kv) in remote_owner.values {
-                if local
-                    .values
-                    .get(&key)
-                    .is_some_and(|e| kv.sequence_number <= e.sequence_number)
-                {
-                    continue;
-                }
-                updates.push(GossipUpdate {
-                    owner: owner_key.clone(),
-                    key: key.clone(),
-                    sequence_number: kv.sequence_number,
-                });
-                let entry = GossipEntry {
-                    sequence_number: kv.sequence_number,
-                    value: kv.value.unwrap_or_default(),
-                    received: now,
-                };
-                local.put(key, entry, profile);
+            let exact = (
+                Bound::Included(owner_id.as_str()),
+                Bound::Included(owner_id.as_str()),
+            );
+            if let Some((k, local)) = self.owners.range_mut::<str, _>(exact).next() {
+                let k = k.clone();
+                merge_owner(&k, local, remote_owner, now, profile, &mut updates);
+            } else {
+                let k = MemberId::from(owner_id);
+                let mut local = OwnerState::default();
+                merge_owner(&k, &mut local, remote_owner, now, profile, &mut updates);
+                self.owners.insert(k, local);
             }
         }
         updates
+    }
+}
+
+fn merge_owner(
+    owner: &MemberId,
+    local: &mut OwnerState,
+    remote: cluster::GossipMemberState,
+    now: UnixMillis,
+    profile: WireProfile,
+    updates: &mut Vec<GossipUpdate>,
+) {
+    for (key, kv) in remote.values {
+        if local
+            .values
+            .get(&key)
+            .is_some_and(|e| kv.sequence_number <= e.sequence_number)
+        {
+            continue;
+        }
+        updates.push(GossipUpdate {
+            owner: owner.clone(),
+            key: key.clone(),
+            sequence_number: kv.sequence_number,
+        });
+        let entry = GossipEntry {
+            sequence_number: kv.sequence_number,
+            value: kv.value.unwrap_or_default(),
+            received: now,
+        };
+        local.put(key, entry, profile);
     }
 }
 
@@ -333,19 +388,37 @@ mod tests {
     #[test]
     fn higher_sequence_wins_and_is_stamped() {
         let local = proto(&[("a", "x", 5, "old"), ("a", "y", 2, "keep")]);
-        let remote = proto(&[("a", "x", 6, "new"), ("a", "y", 2, "same-seq"), ("b", "z", 1, "b1")]);
+        let remote = proto(&[
+            ("a", "x", 6, "new"),
+            ("a", "y", 2, "same-seq"),
+            ("b", "z", 1, "b1"),
+        ]);
         let (merged, updates) = merge_states(&local, &remote, None, UnixMillis(777));
         let a = &merged.members["a"].values;
         assert_eq!(a["x"].value, Some(any("new")));
         assert_eq!(a["x"].local_timestamp_unix_milliseconds, 777);
         assert_eq!(a["y"].value, Some(any("keep")));
-        assert_eq!(a["y"].local_timestamp_unix_milliseconds, 1, "ignored entries keep their timestamp");
-        assert_eq!(merged.members["b"].values["z"].local_timestamp_unix_milliseconds, 777);
+        assert_eq!(
+            a["y"].local_timestamp_unix_milliseconds, 1,
+            "ignored entries keep their timestamp"
+        );
+        assert_eq!(
+            merged.members["b"].values["z"].local_timestamp_unix_milliseconds,
+            777
+        );
         assert_eq!(
             updates,
             [
-                GossipUpdate { owner: "a".into(), key: "x".into(), sequence_number: 6 },
-                GossipUpdate { owner: "b".into(), key: "z".into(), sequence_number: 1 },
+                GossipUpdate {
+                    owner: "a".into(),
+                    key: "x".into(),
+                    sequence_number: 6
+                },
+                GossipUpdate {
+                    owner: "b".into(),
+                    key: "z".into(),
+                    sequence_number: 1
+                },
             ]
         );
     }
@@ -366,8 +439,15 @@ mod tests {
     #[test]
     fn unknown_owner_with_no_values_is_adopted_like_go() {
         let mut remote = cluster::GossipState::default();
-        remote.members.insert("ghost".into(), cluster::GossipMemberState::default());
-        let (merged, updates) = merge_states(&cluster::GossipState::default(), &remote, None, UnixMillis(1));
+        remote
+            .members
+            .insert("ghost".into(), cluster::GossipMemberState::default());
+        let (merged, updates) = merge_states(
+            &cluster::GossipState::default(),
+            &remote,
+            None,
+            UnixMillis(1),
+        );
         assert!(merged.members["ghost"].values.is_empty());
         assert!(updates.is_empty());
     }
@@ -395,7 +475,13 @@ mod tests {
             for (o, k, seq) in es {
                 let (o, k) = (format!("o{o}"), format!("k{k}"));
                 let v = format!("{o}/{k}/{seq}");
-                let e = s.members.entry(o).or_default().values.entry(k).or_insert_with(|| kv(seq, &v, 0));
+                let e = s
+                    .members
+                    .entry(o)
+                    .or_default()
+                    .values
+                    .entry(k)
+                    .or_insert_with(|| kv(seq, &v, 0));
                 if seq > e.sequence_number {
                     *e = kv(seq, &v, 0);
                 }
@@ -411,7 +497,11 @@ mod tests {
     fn seqs(s: &cluster::GossipState) -> BTreeMap<(String, String), i64> {
         s.members
             .iter()
-            .flat_map(|(o, m)| m.values.iter().map(move |(k, v)| ((o.clone(), k.clone()), v.sequence_number)))
+            .flat_map(|(o, m)| {
+                m.values
+                    .iter()
+                    .map(move |(k, v)| ((o.clone(), k.clone()), v.sequence_number))
+            })
             .collect()
     }
 

@@ -221,7 +221,10 @@ mod tests {
         let mut l = MemberList::new("me".into());
         l.set_provider_snapshot(alloc::vec![m("c", 3), m("me", 1), m("a", 2)], UnixMillis(0));
         let c = l.recompute(UnixMillis(0)).unwrap();
-        assert_eq!(c.joined.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["a", "c", "me"]);
+        assert_eq!(
+            c.joined.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["a", "c", "me"]
+        );
         assert_eq!(c.hash, topology_hash(["a", "c", "me"]));
         assert_eq!(l.member_at("127.0.0.1:3").map(MemberId::as_str), Some("c"));
         assert!(l.recompute(UnixMillis(1)).is_none(), "unchanged");
@@ -242,15 +245,30 @@ mod tests {
         l.set_provider_snapshot(alloc::vec![m("me", 1), m("x", 2)], UnixMillis(0));
         l.recompute(UnixMillis(0));
         assert!(l.block(&"x".into(), BlockReason::HeartbeatExpired, UnixMillis(10)));
-        assert!(!l.block(&"me".into(), BlockReason::HeartbeatExpired, UnixMillis(10)), "never self");
+        assert!(
+            !l.block(&"me".into(), BlockReason::HeartbeatExpired, UnixMillis(10)),
+            "never self"
+        );
         l.recompute(UnixMillis(10));
-        assert!(l.expire_blocks(UnixMillis(10 + 7_200_000), hour).is_empty(), "still listed");
+        assert!(
+            l.expire_blocks(UnixMillis(10 + 7_200_000), hour).is_empty(),
+            "still listed"
+        );
         l.set_provider_snapshot(alloc::vec![m("me", 1)], UnixMillis(20_000));
-        assert!(l.expire_blocks(UnixMillis(20_000 + 3_599_999), hour).is_empty());
-        assert_eq!(l.expire_blocks(UnixMillis(20_000 + 3_600_000), hour), [MemberId::new("x")]);
+        assert!(
+            l.expire_blocks(UnixMillis(20_000 + 3_599_999), hour)
+                .is_empty()
+        );
+        assert_eq!(
+            l.expire_blocks(UnixMillis(20_000 + 3_600_000), hour),
+            [MemberId::new("x")]
+        );
         // After retention the id may join again, as a new member.
         l.set_provider_snapshot(alloc::vec![m("me", 1), m("x", 2)], UnixMillis(4_000_000));
-        assert_eq!(l.recompute(UnixMillis(4_000_000)).unwrap().joined[0].id, "x");
+        assert_eq!(
+            l.recompute(UnixMillis(4_000_000)).unwrap().joined[0].id,
+            "x"
+        );
     }
 
     #[test]

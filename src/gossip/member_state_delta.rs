@@ -8,8 +8,9 @@
 //!
 //! Which owners go into a delta (at most `max_send` besides our own, like
 //! Go's `GossipMaxSend`): our own state first; then owners with news other
-//! than heartbeats, newest first (a rumour-mongering order: fresh values
-//! spread in O(log N) rounds even in clusters far larger than `max_send`);
+//! than heartbeats, those we have sent least often first, then the newest
+//! (memberlist's transmit-queue order: fresh values spread in O(log N)
+//! rounds even in clusters far larger than `max_send`);
 //! then owners whose only news is a heartbeat, from a random starting point
 //! so every owner's heartbeat gets its turn. Owners with nothing new, and
 //! the target itself, are left out: Go crashes on owners with no values
@@ -33,6 +34,9 @@ pub struct MemberStateDelta {
     pub state: cluster::GossipState,
     /// (owner, highest sequence number included), to commit on an answer.
     pub watermarks: Vec<(MemberId, i64)>,
+    /// `watermarks[..news]` are our own state and the owners included for
+    /// news other than heartbeats.
+    pub news: usize,
 }
 
 impl MemberStateDelta {
@@ -107,6 +111,21 @@ pub fn build_delta(
     max_send: usize,
     rng: &mut impl Rng,
 ) -> MemberStateDelta {
+    build_delta_with(state, self_id, target, watermarks, max_send, true, rng)
+}
+
+/// [`build_delta`], optionally without the owners whose only news is a
+/// heartbeat (answers to inbound requests carry only news: Go sends no
+/// state in answers at all, and heartbeats ride on requests).
+pub fn build_delta_with(
+    state: &GossipState,
+    self_id: &MemberId,
+    target: &MemberId,
+    watermarks: &Watermarks,
+    max_send: usize,
+    heartbeats: bool,
+    rng: &mut impl Rng,
+) -> MemberStateDelta {
     let empty = BTreeMap::new();
     let marks = watermarks.for_target(target.as_str()).unwrap_or(&empty);
     let mut delta = MemberStateDelta::default();
@@ -135,17 +154,24 @@ pub fn build_delta(
         }
         if o.data_sequence_number() > w {
             data.push((id, o, w));
-        } else {
+        } else if heartbeats {
             beats.push((id, o, w));
         }
     }
 
-    // Fresh values first, newest first; ties broken from a random start.
+    // News first: least sent first, then newest; ties from a random start.
     if !data.is_empty() {
         let n = data.len();
         let start = uniform(rng, n);
         let mut order: Vec<usize> = (0..n).collect();
-        let key = |i: usize| (Reverse(data[i].1.data_received()), (i + n - start) % n);
+        let key = |i: usize| {
+            let o = data[i].1;
+            (
+                o.data_sends(),
+                Reverse(o.data_received()),
+                (i + n - start) % n,
+            )
+        };
         if n > max_send {
             order.select_nth_unstable_by_key(max_send, |&i| key(i));
             order.truncate(max_send);
@@ -157,6 +183,7 @@ pub fn build_delta(
         }
     }
 
+    delta.news = delta.watermarks.len();
     let room = max_send.saturating_sub(data.len());
     if room > 0 && !beats.is_empty() {
         let n = beats.len();
@@ -186,7 +213,10 @@ fn add_owner(delta: &mut MemberStateDelta, id: &MemberId, o: &OwnerState, waterm
         }
     }
     if !values.is_empty() {
-        delta.state.members.insert(id.to_string(), cluster::GossipMemberState { values });
+        delta
+            .state
+            .members
+            .insert(id.to_string(), cluster::GossipMemberState { values });
         delta.watermarks.push((id.clone(), top));
     }
 }
@@ -198,11 +228,14 @@ mod tests {
     use crate::wire::WireProfile;
     use alloc::format;
     use prost_types::Any;
-    use rand_xorshift::XorShiftRng;
     use rand_core::SeedableRng;
+    use rand_xorshift::XorShiftRng;
 
     fn any() -> Any {
-        Any { type_url: "t/x".into(), value: alloc::vec![1] }
+        Any {
+            type_url: "t/x".into(),
+            value: alloc::vec![1],
+        }
     }
 
     fn rng() -> XorShiftRng {
@@ -220,7 +253,11 @@ mod tests {
         s.set(&t, "k", any(), 9, UnixMillis(1));
         let mut w = Watermarks::default();
         let d = build_delta(&s, &me, &t, &w, 50, &mut rng());
-        assert_eq!(d.state.members.len(), 2, "target's own entries are not sent back");
+        assert_eq!(
+            d.state.members.len(),
+            2,
+            "target's own entries are not sent back"
+        );
         assert_eq!(d.watermarks[0], (me.clone(), 2));
         w.commit(&t, &d.watermarks);
         assert!(build_delta(&s, &me, &t, &w, 50, &mut rng()).is_empty());
@@ -249,7 +286,9 @@ mod tests {
         let t = MemberId::new("t");
         let mut s = GossipState::new(WireProfile::Mixed);
         let mut remote = cluster::GossipState::default();
-        remote.members.insert("empty".into(), cluster::GossipMemberState::default());
+        remote
+            .members
+            .insert("empty".into(), cluster::GossipMemberState::default());
         s.merge(remote, UnixMillis(1), |_| false);
         assert!(s.owner("empty").is_some());
         assert!(build_delta(&s, &me, &t, &Watermarks::default(), 50, &mut rng()).is_empty());
@@ -262,7 +301,13 @@ mod tests {
         let mut s = GossipState::new(WireProfile::Mixed);
         s.set(&me, "heartbeat", any(), 1, UnixMillis(1));
         for i in 0..100 {
-            s.set(&MemberId::from(format!("hb{i:03}")), "heartbeat", any(), 1, UnixMillis(1));
+            s.set(
+                &MemberId::from(format!("hb{i:03}")),
+                "heartbeat",
+                any(),
+                1,
+                UnixMillis(1),
+            );
         }
         s.set(&MemberId::new("news-old"), "app", any(), 1, UnixMillis(5));
         s.set(&MemberId::new("news-new"), "app", any(), 1, UnixMillis(9));
@@ -279,7 +324,13 @@ mod tests {
         let t = MemberId::new("t");
         let mut s = GossipState::new(WireProfile::Mixed);
         for i in 0..20 {
-            s.set(&MemberId::from(format!("hb{i:02}")), "heartbeat", any(), 1, UnixMillis(1));
+            s.set(
+                &MemberId::from(format!("hb{i:02}")),
+                "heartbeat",
+                any(),
+                1,
+                UnixMillis(1),
+            );
         }
         let mut r = rng();
         let mut seen = alloc::collections::BTreeSet::new();

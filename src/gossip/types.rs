@@ -42,8 +42,34 @@ impl UnixMillis {
 ///
 /// Ordered byte-wise like Go's string `<`, so `BTreeMap<MemberId, _>`
 /// iterates in the order Go sorts topologies.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Hash)]
 pub struct MemberId(Arc<str>);
+
+// Ids are compared very often (map keys, merge joins) and are mostly clones
+// of one another: compare the pointers first.
+impl PartialEq for MemberId {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for MemberId {}
+
+impl PartialOrd for MemberId {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MemberId {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            core::cmp::Ordering::Equal
+        } else {
+            self.0.as_bytes().cmp(other.0.as_bytes())
+        }
+    }
+}
 
 impl MemberId {
     /// A member id from its string.
@@ -103,7 +129,10 @@ mod tests {
         assert_eq!(t.after(Duration::from_millis(300)), UnixMillis(1_300));
         assert_eq!(t.millis_since(UnixMillis(400)), 600);
         assert_eq!(UnixMillis(1).millis_since(UnixMillis(5)), 0);
-        assert_eq!(UnixMillis(u64::MAX).after(Duration::from_secs(1)).0, u64::MAX);
+        assert_eq!(
+            UnixMillis(u64::MAX).after(Duration::from_secs(1)).0,
+            u64::MAX
+        );
         assert_eq!(UnixMillis(u64::MAX).as_i64(), i64::MAX);
     }
 
