@@ -31,6 +31,8 @@
 
 mod config;
 mod consensus;
+#[cfg(test)]
+mod core_tests;
 mod event;
 mod gossip_core;
 mod gossip_state;

@@ -685,7 +685,7 @@ impl GossipCore {
             joined: tj,
             left: tl,
             blocked: if self.config.publish_blocked {
-                blocked.iter().map(MemberId::to_string).collect()
+                blocked.iter().map(|m| String::from(m.as_str())).collect()
             } else {
                 Vec::new()
             },
@@ -872,7 +872,7 @@ impl GossipCore {
         );
         out.requests.push(OutboundGossip {
             request: GossipRequest {
-                from_member_id: target.to_string(),
+                from_member_id: String::from(target.as_str()),
                 state: Some(delta.state),
             },
             target,

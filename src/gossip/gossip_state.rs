@@ -188,7 +188,10 @@ impl GossipState {
                         .iter()
                         .map(|(k, e)| (k.clone(), entry_to_proto(e)))
                         .collect();
-                    (id.to_string(), cluster::GossipMemberState { values })
+                    (
+                        String::from(id.as_str()),
+                        cluster::GossipMemberState { values },
+                    )
                 })
                 .collect(),
         }

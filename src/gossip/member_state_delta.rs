@@ -17,6 +17,7 @@
 //! (Q-G10).
 
 use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
@@ -213,10 +214,10 @@ fn add_owner(delta: &mut MemberStateDelta, id: &MemberId, o: &OwnerState, waterm
         }
     }
     if !values.is_empty() {
-        delta
-            .state
-            .members
-            .insert(id.to_string(), cluster::GossipMemberState { values });
+        delta.state.members.insert(
+            String::from(id.as_str()),
+            cluster::GossipMemberState { values },
+        );
         delta.watermarks.push((id.clone(), top));
     }
 }

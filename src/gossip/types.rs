@@ -42,8 +42,14 @@ impl UnixMillis {
 ///
 /// Ordered byte-wise like Go's string `<`, so `BTreeMap<MemberId, _>`
 /// iterates in the order Go sorts topologies.
-#[derive(Clone, Hash)]
+#[derive(Clone)]
 pub struct MemberId(Arc<str>);
+
+impl core::hash::Hash for MemberId {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 // Ids are compared very often (map keys, merge joins) and are mostly clones
 // of one another: compare the pointers first.
