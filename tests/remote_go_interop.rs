@@ -378,3 +378,71 @@ async fn blocking_a_go_node_drops_its_traffic_and_stops_our_dialling() {
     go.quit().await;
     rust.shutdown(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_and_large_requests_to_go_are_batched_within_gos_limits() {
+    use protogossip::wire::proto::cluster::GrainResponse;
+    // Go batches its answers by count only, so three 1.5 MiB answers may
+    // arrive as one 4.5 MiB batch: we accept up to 16 MiB inbound here.
+    let rust = start_rust(RemoteConfig {
+        max_message_size: 16 << 20,
+        ..RemoteConfig::default()
+    })
+    .await;
+    let go = GoPeer::start(free_port(), &[]).await;
+    let echo = pid(&go.address, "echo");
+
+    // Three 1.5 MiB messages queued before the endpoint has connected
+    // cannot share one 4 MiB batch: we split them, and Go (which refuses
+    // more than 4 MiB) accepts every one.
+    let big = |i: u8| GrainResponse {
+        message_data: vec![i; 1536 * 1024],
+        ..Default::default()
+    };
+    let t = Duration::from_secs(15);
+    let (r0, r1, r2) = tokio::join!(
+        rust.request(echo.clone(), big(0), t),
+        rust.request(echo.clone(), big(1), t),
+        rust.request(echo.clone(), big(2), t),
+    );
+    for (i, got) in [r0, r1, r2].into_iter().enumerate() {
+        assert_eq!(
+            got,
+            Ok(WireMessage::GrainResponse(big(i as u8))),
+            "{}",
+            go.output()
+        );
+    }
+    assert_eq!(
+        rust.metrics().outbound_batches,
+        2,
+        "split by size, not by count"
+    );
+
+    // 1500 requests at once: more than one 1000-envelope batch each way.
+    let mut tasks = Vec::new();
+    for i in 0..1500u32 {
+        let (r, echo) = (rust.clone(), echo.clone());
+        tasks.push(tokio::spawn(async move {
+            let m = GrainResponse {
+                message_type_name: i.to_string(),
+                ..Default::default()
+            };
+            (r.request(echo, m.clone(), Duration::from_secs(15)).await, m)
+        }));
+    }
+    for t in tasks {
+        let (got, sent) = t.await.unwrap();
+        assert_eq!(got, Ok(WireMessage::GrainResponse(sent)), "{}", go.output());
+    }
+
+    let m = rust.metrics();
+    assert!(m.outbound_batches >= 4, "{m:?}");
+    assert_eq!(m.inbound_oversized_messages, 0, "{m:?}");
+    assert_eq!(
+        m.endpoints_terminated, 0,
+        "Go never dropped our stream: {m:?}"
+    );
+    go.quit().await;
+    rust.shutdown(true).await;
+}

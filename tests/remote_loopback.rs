@@ -510,3 +510,36 @@ async fn many_messages_are_batched_in_order_below_the_limits() {
     a.shutdown(true).await;
     b.shutdown(true).await;
 }
+
+#[tokio::test]
+async fn peer_that_comes_up_during_backoff_is_connected() {
+    let (a, _) = node(RemoteConfig {
+        backoff: BackoffConfig {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(100),
+            max_attempts: 50,
+        },
+        ..RemoteConfig::default()
+    })
+    .await;
+    let bound = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let address = bound.to_string();
+    let a2 = a.clone();
+    let target = pid(&address, "gossip");
+    let pending = tokio::spawn(async move { a2.request(target, req(), DEADLINE).await });
+    wait_metric(&a, |m| m.connect_failures >= 1).await;
+    let (b, b_calls) = node(RemoteConfig {
+        bind: bound,
+        ..RemoteConfig::default()
+    })
+    .await;
+    let r = pending.await.unwrap();
+    assert!(matches!(r, Ok(WireMessage::GossipResponse(_))), "{r:?}");
+    assert_eq!(b_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(a.metrics().endpoints_connected, 1);
+    a.shutdown(true).await;
+    b.shutdown(true).await;
+}

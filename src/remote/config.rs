@@ -66,10 +66,15 @@ pub struct RemoteConfig {
     /// `None`: the bound socket's `ip:port`. See the module docs for the
     /// `localhost` vs `127.0.0.1` trap.
     pub advertised_address: Option<String>,
-    /// Largest `RemoteMessage` we decode, and the size our outbound batches
-    /// stay below. Default 4 MiB like Go; raising it only helps between Rust
-    /// nodes (a Go node still refuses more than 4 MiB).
+    /// Largest inbound `RemoteMessage` we decode (default 4 MiB like Go).
+    /// Go's writer cuts batches by count only (1000 envelopes), so a Go
+    /// peer answering many large requests at once can exceed 4 MiB: raise
+    /// this if your payloads are large.
     pub max_message_size: usize,
+    /// The size our outbound `RemoteMessage`s stay at or below (default
+    /// 4 MiB: a default Go node refuses anything larger). Raise it only
+    /// towards peers known to accept more.
+    pub max_outbound_message_size: usize,
     /// Most envelopes per outbound `MessageBatch` (Go: 1000).
     pub max_batch_envelopes: usize,
     /// Capacity of each endpoint's queue. When full, new messages are
@@ -102,6 +107,7 @@ impl Default for RemoteConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             advertised_address: None,
             max_message_size: GO_MAX_MESSAGE_SIZE,
+            max_outbound_message_size: GO_MAX_MESSAGE_SIZE,
             max_batch_envelopes: GO_BATCH_SIZE,
             endpoint_queue_capacity: 100_000,
             connect_timeout: Duration::from_secs(5),
@@ -149,6 +155,12 @@ impl RemoteConfig {
         }
         if self.max_message_size < 1024 {
             return Err(invalid("max_message_size", "must be at least 1024 bytes"));
+        }
+        if self.max_outbound_message_size < 1024 {
+            return Err(invalid(
+                "max_outbound_message_size",
+                "must be at least 1024 bytes",
+            ));
         }
         if self.max_batch_envelopes == 0 {
             return Err(invalid("max_batch_envelopes", "must be at least 1"));
@@ -198,6 +210,7 @@ mod tests {
         let c = RemoteConfig::default();
         c.validate().unwrap();
         assert_eq!(c.max_message_size, 4 * 1024 * 1024);
+        assert_eq!(c.max_outbound_message_size, 4 * 1024 * 1024);
         assert_eq!(c.max_batch_envelopes, 1000);
         assert_eq!(c.http2_keepalive, None);
         assert!(c.tls.is_none());

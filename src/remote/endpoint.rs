@@ -203,7 +203,7 @@ async fn connect_once(
         .map_err(|e| connect_err(error_chain(&e)))?;
     let mut client = RemotingClient::new(channel)
         .max_decoding_message_size(config.max_message_size)
-        .max_encoding_message_size(config.max_message_size);
+        .max_encoding_message_size(config.max_outbound_message_size);
     let (tx, rx) = mpsc::channel(8);
     let hello = RemoteMessage {
         message_type: Some(MessageType::ConnectRequest(ConnectRequest {
@@ -298,17 +298,20 @@ impl Connection {
                     Err(_) => break,
                 }
             }
-            let (batches, too_large) =
-                plan_batches(std::mem::take(carry), max_count, config.max_message_size);
+            let (batches, too_large) = plan_batches(
+                std::mem::take(carry),
+                max_count,
+                config.max_outbound_message_size,
+            );
             for (m, size) in too_large {
                 RemoteMetrics::inc(&shared.metrics.outbound_dropped_too_large);
-                warn!(target_pid = ?m.target, size, limit = config.max_message_size,
+                warn!(target_pid = ?m.target, size, limit = config.max_outbound_message_size,
                     "dropping message larger than the message size limit");
                 shared.fail_outbound(
                     &m,
                     &TransportError::MessageTooLarge {
                         size,
-                        limit: config.max_message_size,
+                        limit: config.max_outbound_message_size,
                     },
                 );
             }
