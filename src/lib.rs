@@ -33,6 +33,8 @@ pub mod digest;
 pub mod gossip;
 pub mod gossiper;
 #[cfg(feature = "std")]
+pub mod node;
+#[cfg(feature = "std")]
 pub mod provider;
 #[cfg(feature = "std")]
 pub mod remote;

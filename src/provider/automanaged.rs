@@ -322,16 +322,12 @@ pub(super) async fn start(
     tracing::info!(address = %bound, id = %me.system_id, "automanaged /_health serving");
 
     let (tx, rx) = watch::channel(Vec::new());
-    publish(&tx, vec![self_member.clone()]);
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let (server_stop_tx, server_stop_rx) = oneshot::channel();
-    let server = tokio::spawn(serve_health(
-        listener,
-        Arc::new(model.to_go_json()),
-        server_stop_rx,
-    ));
-
-    let task = tokio::spawn(async move {
+    // The server runs inside the provider's task, so aborting the task (a
+    // simulated crash) silences `/_health` too.
+    let server = serve_health(listener, Arc::new(model.to_go_json()), server_stop_rx);
+    let polling = async move {
         let client = HttpClientHandle::default();
         let mut states = BTreeMap::new();
         loop {
@@ -344,12 +340,9 @@ pub(super) async fn start(
                 }
             });
             let results = futures_join_all(polls).await;
-            if let Some(mut members) = members_after_poll(
-                &mut states,
-                results,
-                &me.cluster_name,
-                config.missed_polls_before_leave,
-            ) {
+            if let Some(mut members) =
+                members_after_poll(&mut states, results, &me.cluster_name, config.missed_polls_before_leave)
+            {
                 // We know we are alive even if our own host is not listed.
                 if !members.iter().any(|m| m.id == self_member.id) {
                     members.push(self_member.clone());
@@ -364,7 +357,9 @@ pub(super) async fn start(
             }
         }
         let _ = server_stop_tx.send(());
-        let _ = server.await;
+    };
+    let task = tokio::spawn(async move {
+        tokio::join!(server, polling);
     });
     Ok(ProviderHandle::new(rx, stop_tx, task))
 }

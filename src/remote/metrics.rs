@@ -20,6 +20,13 @@ macro_rules! metrics {
             $( $(#[$doc])* pub $name: u64, )*
         }
 
+        impl RemoteMetricsSnapshot {
+            /// Every counter with its name, in declaration order (for exporters).
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![$( (stringify!($name), self.$name), )*]
+            }
+        }
+
         impl RemoteMetrics {
             /// Reads every counter.
             pub fn snapshot(&self) -> RemoteMetricsSnapshot {

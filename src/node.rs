@@ -1,0 +1,281 @@
+//! The cluster member: the gossip core, the transport and a provider, driven
+//! on tokio.
+//!
+//! [`crate::gossip::GossipCore`] decides, [`crate::remote`] moves bytes, a
+//! [`crate::provider`] says who the members are; this module wires them the
+//! way protoactor-go's `Cluster.StartMember` does (transport, then gossip and
+//! the topology consensus check, then the provider) and adds what an
+//! application needs around them: a handle to set and read gossip state,
+//! typed events with timestamps, the current topology and block list,
+//! topology consensus, `/status` and `/metrics`, and a graceful shutdown that
+//! makes sure the `left` key actually reaches the peers (Go shuts down before
+//! it does).
+//!
+//! One task owns the core (it is not `Sync` and needs no lock): timers,
+//! provider snapshots, inbound gossip and API calls reach it as commands, and
+//! its outcomes go out as transport requests and events. Requests run in
+//! their own tasks and report back, so a slow peer never stalls the loop.
+
+mod cluster_gossiper;
+mod driver;
+mod http;
+mod metrics;
+mod status;
+
+use std::{net::SocketAddr, time::Duration};
+
+use prost_types::Any;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub use cluster_gossiper::ClusterGossiper;
+pub use metrics::NodeMetrics;
+pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
+
+use crate::{
+    gossip::{ConfigError, GossipConfig, TimedEvent},
+    provider::{ProviderConfig, ProviderError},
+    remote::{RemoteConfig, TransportError},
+    system_id::new_system_id,
+};
+use driver::Command;
+
+/// Everything a node needs to start. `Default` is one node on loopback:
+/// automanaged provider on port 6330 polling only itself, gRPC on a free
+/// port, `/status` and `/metrics` on 127.0.0.1:6331.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The cluster name (providers only report members of the same name).
+    pub cluster_name: String,
+    /// The advertised host, exactly as peers must dial it (see
+    /// `docs/operations.md` on `localhost` vs `127.0.0.1`).
+    pub host: String,
+    /// The gRPC (remoting) port; 0 picks a free one.
+    pub port: u16,
+    /// Where the gRPC server listens; `None` = `host:port`.
+    pub bind: Option<SocketAddr>,
+    /// Cluster kinds this node hosts (none: it receives no activations).
+    pub kinds: Vec<String>,
+    /// Where the member list comes from.
+    pub provider: ProviderConfig,
+    /// Gossip settings, wire profile included (defaults are Go's).
+    pub gossip: GossipConfig,
+    /// Transport settings; `system_id`, `bind` and `advertised_address` are
+    /// filled in by the node.
+    pub remote: RemoteConfig,
+    /// Where `/status` and `/metrics` are served; `None` = not served.
+    pub http: Option<SocketAddr>,
+    /// After a graceful leave, how many gossip intervals to keep gossiping
+    /// so the `left` key reaches everyone (at least 2).
+    pub leave_rounds: u32,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            cluster_name: "protogossip".into(),
+            host: "127.0.0.1".into(),
+            port: 0,
+            bind: None,
+            kinds: Vec::new(),
+            provider: ProviderConfig::Automanaged(crate::provider::automanaged::AutomanagedConfig {
+                hosts: vec!["127.0.0.1:6330".into()],
+                ..Default::default()
+            }),
+            gossip: GossipConfig::default(),
+            remote: RemoteConfig::default(),
+            http: Some(SocketAddr::from(([127, 0, 0, 1], 6331))),
+            leave_rounds: 3,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Checks every part of the configuration without starting anything.
+    ///
+    /// # Errors
+    /// The first problem found, saying which setting to fix.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        if self.cluster_name.is_empty() {
+            return Err(NodeError::Config("cluster name must not be empty".into()));
+        }
+        if self.host.is_empty() || self.host.contains(['/', ' ']) {
+            return Err(NodeError::Config(format!("host {:?} is not a host name or IP", self.host)));
+        }
+        if self.host.contains(':') {
+            return Err(NodeError::Config(format!(
+                "host {:?} looks like an IPv6 literal or host:port; protoactor-go cannot address IPv6 members and the port is set separately",
+                self.host
+            )));
+        }
+        if self.leave_rounds < 2 {
+            return Err(NodeError::Config("leave_rounds must be at least 2".into()));
+        }
+        self.gossip.validate()?;
+        self.provider.validate()?;
+        Ok(())
+    }
+}
+
+/// Why a node could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A setting is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The gossip settings are invalid.
+    #[error("invalid gossip configuration: {0}")]
+    Gossip(#[from] ConfigError),
+    /// The transport could not start.
+    #[error("transport: {0}")]
+    Transport(#[from] TransportError),
+    /// The provider could not start.
+    #[error("provider: {0}")]
+    Provider(#[from] ProviderError),
+    /// The `/status` server could not bind.
+    #[error("cannot serve /status on {address}: {source}")]
+    Http {
+        /// The address asked for.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The OS gave no randomness for a fresh id.
+    #[error("no randomness for a system id: {0}")]
+    Random(String),
+    /// The node has stopped.
+    #[error("the node has stopped")]
+    Stopped,
+    /// A wait ran out.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// A running node. Cheap to clone; every clone talks to the same node.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<TimedEvent>,
+    topology: watch::Receiver<TopologyView>,
+    id: String,
+    address: String,
+    http: Option<SocketAddr>,
+}
+
+impl NodeHandle {
+    /// Starts a node: transport, gossip core (with the topology consensus
+    /// check), then the provider and the `/status` server.
+    ///
+    /// # Errors
+    /// Invalid configuration, a port that cannot be bound, or a provider
+    /// that cannot register.
+    pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        config.validate()?;
+        let base_id = new_system_id().map_err(|e| NodeError::Random(e.to_string()))?;
+        driver::start(config, base_id).await
+    }
+
+    /// Our member id (also our gossip owner id and `ServerConnection.SystemId`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Our advertised `host:port`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Where `/status` and `/metrics` are served, if they are.
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)
+    }
+
+    /// Sets our value under `key` (takes the next sequence number; Go's
+    /// `SetState`). Returns the sequence number.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub async fn set_state(&self, key: &str, value: Any) -> Result<i64, NodeError> {
+        let key = key.to_owned();
+        self.ask(|reply| Command::SetState { key, value, reply }).await
+    }
+
+    /// Sets our value under `key` to a protobuf message, packed as Go packs it.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub async fn set_state_message<M: prost::Message + prost::Name>(
+        &self,
+        key: &str,
+        message: &M,
+    ) -> Result<i64, NodeError> {
+        self.set_state(key, crate::wire::pack(message)).await
+    }
+
+    /// Every owner's value under `key` (Go's `GetState`): owner id →
+    /// (sequence number, value).
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub async fn get_state(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::BTreeMap<String, (i64, Any)>, NodeError> {
+        let key = key.to_owned();
+        self.ask(|reply| Command::GetState { key, reply }).await
+    }
+
+    /// Cluster events, each with the time it happened.
+    pub fn subscribe(&self) -> broadcast::Receiver<TimedEvent> {
+        self.events.subscribe()
+    }
+
+    /// The current topology, block list and consensus; `changed()` fires on
+    /// every change.
+    pub fn topology(&self) -> watch::Receiver<TopologyView> {
+        self.topology.clone()
+    }
+
+    /// Waits until every active member gossips the same topology hash as
+    /// ours, and returns it.
+    ///
+    /// # Errors
+    /// [`NodeError::Timeout`] or [`NodeError::Stopped`].
+    pub async fn wait_for_topology_consensus(&self, timeout: Duration) -> Result<u64, NodeError> {
+        let mut rx = self.topology.clone();
+        let wait = async {
+            loop {
+                if let Some(hash) = rx.borrow_and_update().consensus.hash() {
+                    return Ok(hash);
+                }
+                rx.changed().await.map_err(|_| NodeError::Stopped)?;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.map_err(|_| NodeError::Timeout(timeout))?
+    }
+
+    /// A full status snapshot (what `/status` serves).
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Stops the node. Graceful: publish `left`, keep gossiping for
+    /// `leave_rounds` intervals (pushing it to every member), deregister from
+    /// the provider, then close the transport (peers get `DisconnectRequest`).
+    /// Not graceful: stop at once, as a crash would look to peers, except
+    /// that the transport still closes its streams.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`] if it had already stopped.
+    pub async fn shutdown(&self, graceful: bool) -> Result<(), NodeError> {
+        self.ask(|reply| Command::Shutdown { graceful, reply }).await
+    }
+}

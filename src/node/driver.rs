@@ -1,0 +1,420 @@
+//! The task that owns the gossip core and connects it to the world.
+//!
+//! Inputs arrive as [`Command`]s (inbound gossip from the transport, answers
+//! to our requests, API calls) or from timers and the provider's watch
+//! channel; each is applied to the core with the wall-clock time, and the
+//! outcome is carried out: requests go out through the transport in tasks
+//! of their own (which report back as commands), events are published and
+//! acted on (a blocked member is blocked in the transport too; a member that
+//! left the topology has its endpoint closed).
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use prost::Message;
+use prost_types::Any;
+use rand_xorshift::XorShiftRng;
+use tokio::{
+    sync::{broadcast, mpsc, oneshot, watch},
+    time::{Instant, MissedTickBehavior},
+};
+
+use super::{NodeConfig, NodeError, NodeHandle, NodeMetrics, NodeStatus, TopologyView, http};
+use crate::{
+    gossip::{ClusterEvent, GossipCore, GossipOutcome, OutboundGossip, RequestToken, TimedEvent, UnixMillis},
+    provider::{self, ProviderHandle, SelfMember},
+    remote::{GOSSIP_ID, Handlers, Remote, RemoteHandle},
+    wire::{
+        WireMessage,
+        proto::{
+            actor::Pid,
+            cluster::{GossipRequest, GossipResponse, Member},
+        },
+    },
+};
+
+/// How long an inbound gossip request may wait for the core before we
+/// answer it empty (Go gives up after 500 ms).
+const INBOUND_ANSWER_DEADLINE: Duration = Duration::from_millis(400);
+
+/// An input for the driver.
+pub(super) enum Command {
+    /// A peer's `GossipRequest`, from the envelope sender's address.
+    Inbound {
+        from: String,
+        request: GossipRequest,
+        reply: oneshot::Sender<GossipResponse>,
+    },
+    /// How one of our requests ended.
+    Answer {
+        token: RequestToken,
+        result: Result<GossipResponse, String>,
+    },
+    SetState {
+        key: String,
+        value: Any,
+        reply: oneshot::Sender<i64>,
+    },
+    GetState {
+        key: String,
+        reply: oneshot::Sender<BTreeMap<String, (i64, Any)>>,
+    },
+    Status {
+        reply: oneshot::Sender<NodeStatus>,
+    },
+    Shutdown {
+        graceful: bool,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+fn now() -> UnixMillis {
+    UnixMillis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    )
+}
+
+fn seeded_rng() -> XorShiftRng {
+    use rand_core::SeedableRng;
+    let mut seed = [0u8; 16];
+    // On failure the seed stays fixed: fan-out is then less random, never wrong.
+    let _ = getrandom::fill(&mut seed);
+    seed[0] |= 1; // XorShift needs a non-zero state
+    XorShiftRng::from_seed(seed)
+}
+
+/// Resolves `host:port` for binding (`host` may be a name like `localhost`).
+async fn bind_address(host: &str, port: u16) -> Result<SocketAddr, NodeError> {
+    tokio::net::lookup_host((host, port))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| NodeError::Config(format!("cannot resolve host {host:?}")))
+}
+
+/// A free port on `addr`'s interface, for advertising before binding.
+fn free_port(addr: SocketAddr) -> Result<u16, NodeError> {
+    std::net::TcpListener::bind(addr)
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| NodeError::Config(format!("no free port on {}: {e}", addr.ip())))
+}
+
+pub(super) async fn start(config: NodeConfig, base_id: String) -> Result<NodeHandle, NodeError> {
+    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+    let mut me = SelfMember {
+        cluster_name: config.cluster_name.clone(),
+        system_id: base_id,
+        host: config.host.clone(),
+        port: config.port,
+        kinds: config.kinds.clone(),
+    };
+    let id = config.provider.member_id(&me);
+
+    // 1. Transport. The advertised address is exactly host:port.
+    let mut bind = match config.bind {
+        Some(b) => b,
+        None => bind_address(&config.host, config.port).await?,
+    };
+    if bind.port() == 0 {
+        bind.set_port(if config.port == 0 { free_port(bind)? } else { config.port });
+    }
+    me.port = if config.port == 0 { bind.port() } else { config.port };
+    let mut remote_config = config.remote.clone();
+    remote_config.system_id = id.clone();
+    remote_config.bind = bind;
+    remote_config.advertised_address = Some(me.address());
+    let inbound_tx = cmd_tx.clone();
+    let handlers = Handlers::new().with_gossip(move |sender: Option<Pid>, request: GossipRequest| {
+        let tx = inbound_tx.clone();
+        async move {
+            let (reply, answer) = oneshot::channel();
+            let from = sender.map(|p| p.address).unwrap_or_default();
+            if tx.send(Command::Inbound { from, request, reply }).await.is_err() {
+                return GossipResponse::default();
+            }
+            tokio::time::timeout(INBOUND_ANSWER_DEADLINE, answer)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        }
+    });
+    let remote = Remote::start(remote_config, handlers).await?;
+    let address = remote.address().to_owned();
+
+    // 2. Gossip core; its constructor registers the topology consensus check.
+    let core = match GossipCore::new(&id, config.gossip.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            remote.shutdown(false).await;
+            return Err(e.into());
+        }
+    };
+
+    // 3. Provider.
+    let provider = match provider::start(config.provider.clone(), me).await {
+        Ok(p) => p,
+        Err(e) => {
+            remote.shutdown(false).await;
+            return Err(e.into());
+        }
+    };
+
+    let (events, _) = broadcast::channel(1024);
+    let (topology_tx, topology_rx) = watch::channel(TopologyView::of(&core));
+    let metrics = Arc::new(NodeMetrics::default());
+    let mut handle = NodeHandle {
+        commands: cmd_tx.clone(),
+        events: events.clone(),
+        topology: topology_rx,
+        id,
+        address: address.clone(),
+        http: None,
+    };
+
+    // 4. /status and /metrics.
+    let http_stop = match config.http {
+        Some(addr) => match http::serve(addr, handle.clone(), remote.clone(), Arc::clone(&metrics)).await {
+            Ok((bound, stop)) => {
+                handle.http = Some(bound);
+                Some(stop)
+            }
+            Err(e) => {
+                let mut p = provider;
+                p.shutdown(Duration::from_secs(2)).await;
+                remote.shutdown(false).await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+
+    let members_rx = provider.members();
+    let driver = Driver {
+        interval: config.gossip.gossip_interval,
+        request_timeout: config.gossip.gossip_request_timeout,
+        leave_rounds: config.leave_rounds,
+        cluster: config.cluster_name,
+        core,
+        remote,
+        provider: Some(provider),
+        members_rx,
+        cmd_tx,
+        events,
+        topology: topology_tx,
+        metrics,
+        rng: seeded_rng(),
+        address,
+        http_stop,
+    };
+    tracing::info!(id = %handle.id, address = %handle.address, http = ?handle.http, "node started");
+    tokio::spawn(driver.run(cmd_rx));
+    Ok(handle)
+}
+
+struct Driver {
+    interval: Duration,
+    request_timeout: Duration,
+    leave_rounds: u32,
+    cluster: String,
+    core: GossipCore,
+    remote: RemoteHandle,
+    provider: Option<ProviderHandle>,
+    members_rx: watch::Receiver<Vec<Member>>,
+    cmd_tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<TimedEvent>,
+    topology: watch::Sender<TopologyView>,
+    metrics: Arc<NodeMetrics>,
+    rng: XorShiftRng,
+    address: String,
+    http_stop: Option<oneshot::Sender<()>>,
+}
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let first = self.members_rx.borrow_and_update().clone();
+        if !first.is_empty() {
+            self.snapshot(first);
+        }
+        let mut provider_alive = true;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => self.tick(),
+                changed = self.members_rx.changed(), if provider_alive => {
+                    if changed.is_ok() {
+                        let members = self.members_rx.borrow_and_update().clone();
+                        self.snapshot(members);
+                    } else {
+                        tracing::warn!("the provider stopped publishing members");
+                        provider_alive = false;
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Shutdown { graceful, reply }) => {
+                        self.shutdown(graceful, &mut ticker, &mut commands).await;
+                        let _ = reply.send(());
+                        break;
+                    }
+                    Some(cmd) => self.handle(cmd),
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        NodeMetrics::inc(&self.metrics.gossip_rounds);
+        let out = self.core.tick(now(), &mut self.rng);
+        self.apply(out);
+    }
+
+    fn snapshot(&mut self, members: Vec<Member>) {
+        NodeMetrics::inc(&self.metrics.provider_snapshots);
+        let out = self.core.on_provider_snapshot(members, now());
+        self.apply(out);
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Inbound { from, request, reply } => {
+                NodeMetrics::inc(&self.metrics.gossip_requests_received);
+                NodeMetrics::add(&self.metrics.gossip_bytes_received, request.encoded_len() as u64);
+                let handled = self.core.on_gossip_request(&from, request, now());
+                let _ = reply.send(handled.response);
+                self.apply(handled.outcome);
+            }
+            Command::Answer { token, result } => {
+                let out = match result {
+                    Ok(response) => {
+                        NodeMetrics::inc(&self.metrics.gossip_responses_received);
+                        NodeMetrics::add(&self.metrics.gossip_bytes_received, response.encoded_len() as u64);
+                        self.core.on_gossip_response(token, response, now())
+                    }
+                    Err(reason) => {
+                        NodeMetrics::inc(&self.metrics.gossip_requests_failed);
+                        tracing::debug!(%reason, "gossip request failed; its delta will be resent");
+                        self.core.on_request_failed(token, now())
+                    }
+                };
+                self.apply(out);
+            }
+            Command::SetState { key, value, reply } => {
+                let out = self.core.set_state(&key, value, now());
+                let _ = reply.send(self.core.sequence_number());
+                self.apply(out);
+            }
+            Command::GetState { key, reply } => {
+                let values = self
+                    .core
+                    .state_for_key(&key)
+                    .map(|(owner, e)| (owner.as_str().to_owned(), (e.sequence_number, e.value.clone())))
+                    .collect();
+                let _ = reply.send(values);
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(NodeStatus::of(&self.core, &self.address, &self.cluster, now()));
+            }
+            Command::Shutdown { reply, .. } => {
+                // Only reached while a shutdown is already under way.
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    fn apply(&mut self, out: GossipOutcome) {
+        for request in out.requests {
+            self.send(request);
+        }
+        for event in out.events {
+            self.act_on(&event.event);
+            let _ = self.events.send(event);
+        }
+        let view = TopologyView::of(&self.core);
+        self.topology.send_if_modified(|current| {
+            let changed = *current != view;
+            if changed {
+                *current = view;
+            }
+            changed
+        });
+    }
+
+    fn act_on(&self, event: &ClusterEvent) {
+        match event {
+            ClusterEvent::MemberBlocked { id, reason } => {
+                tracing::info!(member = %id.as_str(), ?reason, "member blocked");
+                self.remote.block(id.as_str());
+            }
+            ClusterEvent::TopologyUpdated { hash, members, joined, left, .. } => {
+                tracing::info!(hash, members = members.len(), joined = joined.len(), left = left.len(), "topology updated");
+                for m in left {
+                    self.remote.remove_endpoint(&format!("{}:{}", m.host, m.port));
+                }
+            }
+            ClusterEvent::GossipUpdate { .. } => NodeMetrics::inc(&self.metrics.merge_updates),
+            ClusterEvent::SelfBlockedByPeer { by } => {
+                tracing::warn!(by = %by.as_str(), "a peer lists this node as blocked; Go nodes will not admit it again (restart with a new id)");
+            }
+            ClusterEvent::ConsensusReached { check, value } => tracing::info!(%check, ?value, "consensus reached"),
+            ClusterEvent::ConsensusLost { check, .. } => tracing::info!(%check, "consensus lost"),
+            other => tracing::debug!(event = ?other, "cluster event"),
+        }
+    }
+
+    fn send(&self, request: OutboundGossip) {
+        NodeMetrics::inc(&self.metrics.gossip_requests_sent);
+        NodeMetrics::add(&self.metrics.gossip_bytes_sent, request.request.encoded_len() as u64);
+        let remote = self.remote.clone();
+        let tx = self.cmd_tx.clone();
+        let timeout = self.request_timeout;
+        tokio::spawn(async move {
+            let target = Pid { address: request.address, id: GOSSIP_ID.into(), request_id: 0 };
+            let result = match remote.request(target, request.request, timeout).await {
+                Ok(WireMessage::GossipResponse(r)) => Ok(r),
+                Ok(other) => Err(format!("unexpected answer {}", other.type_name())),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send(Command::Answer { token: request.token, result }).await;
+        });
+    }
+
+    async fn shutdown(
+        &mut self,
+        graceful: bool,
+        ticker: &mut tokio::time::Interval,
+        commands: &mut mpsc::Receiver<Command>,
+    ) {
+        if graceful {
+            tracing::info!(rounds = self.leave_rounds, "leaving: publishing `left` to every member");
+            let out = self.core.leave(now());
+            self.apply(out);
+            let until = Instant::now() + self.interval * self.leave_rounds;
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => break,
+                    _ = ticker.tick() => self.tick(),
+                    Some(cmd) = commands.recv() => self.handle(cmd),
+                }
+            }
+            if let Some(mut p) = self.provider.take() {
+                p.shutdown(Duration::from_secs(5)).await;
+            }
+        } else if let Some(p) = self.provider.take() {
+            p.abort();
+        }
+        if let Some(stop) = self.http_stop.take() {
+            let _ = stop.send(());
+        }
+        self.remote.shutdown(graceful).await;
+        tracing::info!(graceful, "node stopped");
+    }
+}
