@@ -574,3 +574,24 @@ fn phi_accrual_suspects_after_threshold_times_mean_interval() {
     assert_eq!(suspects.len(), 2, "b and c");
     assert!(!a.is_blocked("b"), "suspicion never blocks");
 }
+
+#[test]
+fn core_is_send_and_sync_for_any_driver() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GossipCore>();
+    assert_send_sync::<GossipOutcome>();
+}
+
+#[test]
+fn state_of_blocked_owners_outside_the_topology_is_dropped() {
+    let mut a = core_for("a", GossipConfig::default());
+    // "x" is not in our topology; it gossips a heartbeat, then falls silent.
+    heartbeat_from(&mut a, "x", "10.0.0.9:9", 1, 100);
+    assert!(a.state().owner("x").is_some());
+    a.tick(UnixMillis(20_200), &mut rng());
+    assert!(a.is_blocked("x"));
+    assert!(a.state().owner("x").is_none());
+    // Forgotten after the retention (the provider never listed it).
+    a.tick(UnixMillis(20_200 + 3_600_000), &mut rng());
+    assert!(!a.is_blocked("x"));
+}
