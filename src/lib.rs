@@ -30,11 +30,13 @@
 extern crate alloc;
 
 pub mod digest;
+pub mod gossip;
 pub mod gossiper;
 #[cfg(feature = "std")]
 pub mod provider;
-pub mod system_id;
-pub mod wire;
-
 #[cfg(feature = "std")]
 pub mod remote;
+#[cfg(feature = "test-util")]
+pub mod sim;
+pub mod system_id;
+pub mod wire;

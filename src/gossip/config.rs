@@ -1,0 +1,237 @@
+//! Configuration of the gossip core, with protoactor-go's defaults.
+//!
+//! The defaults are Go's (`cluster/config.go`): a Rust member configured by
+//! default behaves like a Go member on the wire. Everything in which Go
+//! versions differ is the one [`WireProfile`] value, so no other code asks
+//! "which Go version is this".
+
+use core::time::Duration;
+
+use crate::wire::WireProfile;
+
+/// When a silent member becomes `Suspect` (never blocked by this alone).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Suspicion {
+    /// Suspect once the heartbeat has not advanced for this percentage of
+    /// `heartbeat_expiration` (1..=99).
+    FractionOfExpiration {
+        /// Percentage of the expiration, 1..=99.
+        percent: u8,
+    },
+    /// Phi-accrual with the exponential approximation
+    /// `phi = elapsed / (mean_interval · ln 10)`, mean over the intervals
+    /// between heartbeat advances seen so far (EWMA). Suspect when
+    /// `phi > threshold` (and at least `min_samples` intervals were seen,
+    /// otherwise the fraction rule at 50 % applies).
+    PhiAccrual {
+        /// Phi above which the member is suspect (e.g. 8.0).
+        threshold: f64,
+        /// Intervals needed before phi is trusted.
+        min_samples: u32,
+    },
+}
+
+impl Default for Suspicion {
+    fn default() -> Self {
+        Self::FractionOfExpiration { percent: 50 }
+    }
+}
+
+/// What the `topology` gossip value carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TopologyDetail {
+    /// Like Go: hash, members, joined, left (and `blocked` if configured).
+    #[default]
+    Full,
+    /// Only the hash (and `blocked` if configured). Go reads nothing else
+    /// from a gossiped topology (`member_list.go` reads `blocked`, the
+    /// consensus check reads `topology_hash`), so this is safe with Go
+    /// peers and keeps gossip O(N) per member instead of O(N²) in large
+    /// clusters.
+    HashOnly,
+    /// Do not write the `topology` key at all. Topology consensus is then
+    /// never reached; Go peers do not need the key (their own consensus
+    /// never works, Q-G3). For simulations that measure dissemination
+    /// without the start-up flood of N topology values.
+    Off,
+}
+
+/// Settings of a [`crate::gossip::GossipCore`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GossipConfig {
+    /// Time between ticks (Go `GossipInterval`, 300 ms). The driver calls
+    /// `tick` at this interval; the core uses it for the status machine.
+    pub gossip_interval: Duration,
+    /// How long the driver waits for a `GossipResponse` (Go
+    /// `GossipRequestTimeout`, 500 ms). The core forgets requests older
+    /// than this.
+    pub gossip_request_timeout: Duration,
+    /// Members gossiped to per tick (Go `GossipFanOut`, 3).
+    pub gossip_fan_out: usize,
+    /// Other owners per delta, besides our own (Go `GossipMaxSend`, 50).
+    pub gossip_max_send: usize,
+    /// A member whose heartbeat has not advanced for this long is blocked
+    /// (Go `HeartbeatExpiration`, 20 s).
+    pub heartbeat_expiration: Duration,
+    /// When a silent member is reported `Suspect`.
+    pub suspicion: Suspicion,
+    /// The protoactor-go dialect (heartbeat keys).
+    pub wire_profile: WireProfile,
+    /// How long a block-list entry of a member the provider no longer lists
+    /// is kept (protoactor-dotnet: 1 h). Go keeps them forever.
+    pub block_retention: Duration,
+    /// Provider snapshots arriving within this window are applied as one
+    /// topology change (0 = each snapshot immediately).
+    pub topology_coalesce: Duration,
+    /// Fill `ClusterTopology.blocked` in our `topology` value with our block
+    /// list (Go leaves it empty; every Go node adopts any ids listed).
+    pub publish_blocked: bool,
+    /// What the `topology` value carries.
+    pub topology_detail: TopologyDetail,
+    /// Emit a `GossipUpdate` event for every merged entry (Go publishes one
+    /// per entry). Large simulations turn this off.
+    pub gossip_update_events: bool,
+}
+
+impl Default for GossipConfig {
+    fn default() -> Self {
+        Self {
+            gossip_interval: Duration::from_millis(300),
+            gossip_request_timeout: Duration::from_millis(500),
+            gossip_fan_out: 3,
+            gossip_max_send: 50,
+            heartbeat_expiration: Duration::from_secs(20),
+            suspicion: Suspicion::default(),
+            wire_profile: WireProfile::default(),
+            block_retention: Duration::from_secs(3600),
+            topology_coalesce: Duration::ZERO,
+            publish_blocked: false,
+            topology_detail: TopologyDetail::default(),
+            gossip_update_events: true,
+        }
+    }
+}
+
+/// A [`GossipConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// `gossip_interval` is zero (Go's ticker panics on it, Q-G17).
+    #[error("gossip_interval must be greater than zero")]
+    ZeroInterval,
+    /// `gossip_request_timeout` is zero: no answer could ever arrive.
+    #[error("gossip_request_timeout must be greater than zero")]
+    ZeroRequestTimeout,
+    /// `gossip_fan_out` is zero: nothing would ever be sent.
+    #[error("gossip_fan_out must be at least 1")]
+    ZeroFanOut,
+    /// `gossip_max_send` is zero: no other member's state would be relayed.
+    #[error("gossip_max_send must be at least 1")]
+    ZeroMaxSend,
+    /// `heartbeat_expiration` is not longer than `gossip_interval`: every
+    /// member would expire between two heartbeats.
+    #[error(
+        "heartbeat_expiration ({expiration_ms} ms) must be longer than gossip_interval ({interval_ms} ms)"
+    )]
+    ExpirationTooShort {
+        /// The configured expiration.
+        expiration_ms: u128,
+        /// The configured interval.
+        interval_ms: u128,
+    },
+    /// The suspicion percentage is outside 1..=99.
+    #[error("suspicion percent must be within 1..=99, got {0}")]
+    SuspicionPercent(u8),
+    /// The phi threshold is not a positive finite number.
+    #[error("phi-accrual threshold must be positive and finite")]
+    PhiThreshold,
+}
+
+impl GossipConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// The first [`ConfigError`] found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.gossip_interval.is_zero() {
+            return Err(ConfigError::ZeroInterval);
+        }
+        if self.gossip_request_timeout.is_zero() {
+            return Err(ConfigError::ZeroRequestTimeout);
+        }
+        if self.gossip_fan_out == 0 {
+            return Err(ConfigError::ZeroFanOut);
+        }
+        if self.gossip_max_send == 0 {
+            return Err(ConfigError::ZeroMaxSend);
+        }
+        if self.heartbeat_expiration <= self.gossip_interval {
+            return Err(ConfigError::ExpirationTooShort {
+                expiration_ms: self.heartbeat_expiration.as_millis(),
+                interval_ms: self.gossip_interval.as_millis(),
+            });
+        }
+        match self.suspicion {
+            Suspicion::FractionOfExpiration { percent } if !(1..=99).contains(&percent) => {
+                Err(ConfigError::SuspicionPercent(percent))
+            }
+            Suspicion::PhiAccrual { threshold, .. }
+                if !(threshold.is_finite() && threshold > 0.0) =>
+            {
+                Err(ConfigError::PhiThreshold)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_gos_and_valid() {
+        let c = GossipConfig::default();
+        assert_eq!(c.gossip_interval, Duration::from_millis(300));
+        assert_eq!(c.gossip_request_timeout, Duration::from_millis(500));
+        assert_eq!(c.gossip_fan_out, 3);
+        assert_eq!(c.gossip_max_send, 50);
+        assert_eq!(c.heartbeat_expiration, Duration::from_secs(20));
+        assert_eq!(c.block_retention, Duration::from_secs(3600));
+        assert!(!c.publish_blocked);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn invalid_settings_are_named() {
+        let bad = |f: fn(&mut GossipConfig)| {
+            let mut c = GossipConfig::default();
+            f(&mut c);
+            c.validate().unwrap_err()
+        };
+        assert_eq!(
+            bad(|c| c.gossip_interval = Duration::ZERO),
+            ConfigError::ZeroInterval
+        );
+        assert_eq!(
+            bad(|c| c.gossip_request_timeout = Duration::ZERO),
+            ConfigError::ZeroRequestTimeout
+        );
+        assert_eq!(bad(|c| c.gossip_fan_out = 0), ConfigError::ZeroFanOut);
+        assert_eq!(bad(|c| c.gossip_max_send = 0), ConfigError::ZeroMaxSend);
+        assert!(matches!(
+            bad(|c| c.heartbeat_expiration = Duration::from_millis(300)),
+            ConfigError::ExpirationTooShort { .. }
+        ));
+        assert_eq!(
+            bad(|c| c.suspicion = Suspicion::FractionOfExpiration { percent: 100 }),
+            ConfigError::SuspicionPercent(100)
+        );
+        assert_eq!(
+            bad(|c| c.suspicion = Suspicion::PhiAccrual {
+                threshold: f64::NAN,
+                min_samples: 3
+            }),
+            ConfigError::PhiThreshold
+        );
+    }
+}
