@@ -9,6 +9,8 @@
 
 #[path = "replay/files.rs"]
 mod files;
+#[path = "replay/merge_replay.rs"]
+mod merge_replay;
 mod merge_vectors;
 #[path = "replay/messages.rs"]
 mod messages;
@@ -127,4 +129,15 @@ fn merge_vectors_cover_the_go_rules() {
 #[test]
 fn a_missing_vector_directory_is_an_error() {
     assert!(files::case_twins("no-such-family").is_err());
+}
+
+#[test]
+fn our_merge_equals_gos_merge() {
+    let cases = merge_vectors::merge_vectors().expect("merge vectors load");
+    assert!(cases.len() >= 8, "only {} merge cases", cases.len());
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| merge_replay::replay(c).err())
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -141,3 +141,28 @@ fn partition_heals_and_topologies_reconverge() {
         );
     }
 }
+
+#[test]
+fn a_run_is_reproducible_from_its_seed() {
+    let run = |seed| {
+        let network = protogossip::sim::NetworkConfig {
+            drop_probability: 0.1,
+            duplicate_probability: 0.1,
+            ..Default::default()
+        };
+        let mut sim = Simulation::new(SimConfig::members(15).seed(seed).network(network));
+        sim.start();
+        sim.run_for(Duration::from_secs(5));
+        let seqs: Vec<i64> = sim
+            .nodes()
+            .iter()
+            .map(|n| n.core.sequence_number())
+            .collect();
+        let events: Vec<usize> = sim.nodes().iter().map(|n| n.events.len()).collect();
+        (sim.stats(), seqs, events)
+    };
+    if std::env::var(protogossip::sim::SEED_ENV).is_err() {
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7).0, run(8).0);
+    }
+}

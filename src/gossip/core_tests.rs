@@ -538,3 +538,60 @@ fn invalid_config_is_refused() {
         ConfigError::ZeroInterval
     );
 }
+
+#[test]
+fn phi_accrual_suspects_after_threshold_times_mean_interval() {
+    let config = GossipConfig {
+        suspicion: Suspicion::PhiAccrual {
+            threshold: 2.0,
+            min_samples: 3,
+        },
+        ..GossipConfig::default()
+    };
+    let mut a = core_for("a", config);
+    let mut r = rng();
+    // b's heartbeat advances every 300 ms (ticks see each advance).
+    let mut t = 0;
+    for seq in 1..=10 {
+        t = seq as u64 * 300;
+        heartbeat_from(&mut a, "b", "127.0.0.1:2", seq, t);
+        heartbeat_from(&mut a, "c", "127.0.0.1:3", seq, t);
+        a.tick(UnixMillis(t + 1), &mut r);
+    }
+    assert_eq!(a.member_status("b"), Some(MemberStatus::Up));
+    // phi = silence / (300 ms · ln 10) > 2  ⇔  silence > ~1 382 ms.
+    let out = a.tick(UnixMillis(t + 1_300), &mut r);
+    assert!(
+        !events(&out)
+            .iter()
+            .any(|e| matches!(e, ClusterEvent::MemberSuspect { .. }))
+    );
+    let out = a.tick(UnixMillis(t + 1_500), &mut r);
+    let suspects: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|e| matches!(e, ClusterEvent::MemberSuspect { .. }))
+        .collect();
+    assert_eq!(suspects.len(), 2, "b and c");
+    assert!(!a.is_blocked("b"), "suspicion never blocks");
+}
+
+#[test]
+fn core_is_send_and_sync_for_any_driver() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<GossipCore>();
+    assert_send_sync::<GossipOutcome>();
+}
+
+#[test]
+fn state_of_blocked_owners_outside_the_topology_is_dropped() {
+    let mut a = core_for("a", GossipConfig::default());
+    // "x" is not in our topology; it gossips a heartbeat, then falls silent.
+    heartbeat_from(&mut a, "x", "10.0.0.9:9", 1, 100);
+    assert!(a.state().owner("x").is_some());
+    a.tick(UnixMillis(20_200), &mut rng());
+    assert!(a.is_blocked("x"));
+    assert!(a.state().owner("x").is_none());
+    // Forgotten after the retention (the provider never listed it).
+    a.tick(UnixMillis(20_200 + 3_600_000), &mut rng());
+    assert!(!a.is_blocked("x"));
+}

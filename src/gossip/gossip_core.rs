@@ -608,6 +608,14 @@ impl GossipCore {
                 reason,
             },
         );
+        // A blocked member's state is dead weight: we ignore its gossip from
+        // now on, so drop what we hold (Go keeps it forever).
+        self.state.remove_owner(id.as_str());
+        self.watermarks.remove_member(id.as_str());
+        let active = self.active_ids.contains(id);
+        for c in &mut self.checks {
+            c.owner_updated(id, None, active);
+        }
         if let Some(rec) = self.records.get_mut(id.as_str())
             && rec.status != MemberStatus::Leaving
         {
