@@ -77,10 +77,12 @@ impl Default for NodeConfig {
             port: 0,
             bind: None,
             kinds: Vec::new(),
-            provider: ProviderConfig::Automanaged(crate::provider::automanaged::AutomanagedConfig {
-                hosts: vec!["127.0.0.1:6330".into()],
-                ..Default::default()
-            }),
+            provider: ProviderConfig::Automanaged(
+                crate::provider::automanaged::AutomanagedConfig {
+                    hosts: vec!["127.0.0.1:6330".into()],
+                    ..Default::default()
+                },
+            ),
             gossip: GossipConfig::default(),
             remote: RemoteConfig::default(),
             http: Some(SocketAddr::from(([127, 0, 0, 1], 6331))),
@@ -99,7 +101,10 @@ impl NodeConfig {
             return Err(NodeError::Config("cluster name must not be empty".into()));
         }
         if self.host.is_empty() || self.host.contains(['/', ' ']) {
-            return Err(NodeError::Config(format!("host {:?} is not a host name or IP", self.host)));
+            return Err(NodeError::Config(format!(
+                "host {:?} is not a host name or IP",
+                self.host
+            )));
         }
         if self.host.contains(':') {
             return Err(NodeError::Config(format!(
@@ -189,9 +194,15 @@ impl NodeHandle {
         self.http
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NodeError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).await.map_err(|_| NodeError::Stopped)?;
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)
     }
 
@@ -202,7 +213,8 @@ impl NodeHandle {
     /// [`NodeError::Stopped`].
     pub async fn set_state(&self, key: &str, value: Any) -> Result<i64, NodeError> {
         let key = key.to_owned();
-        self.ask(|reply| Command::SetState { key, value, reply }).await
+        self.ask(|reply| Command::SetState { key, value, reply })
+            .await
     }
 
     /// Sets our value under `key` to a protobuf message, packed as Go packs it.
@@ -256,7 +268,9 @@ impl NodeHandle {
                 rx.changed().await.map_err(|_| NodeError::Stopped)?;
             }
         };
-        tokio::time::timeout(timeout, wait).await.map_err(|_| NodeError::Timeout(timeout))?
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| NodeError::Timeout(timeout))?
     }
 
     /// A full status snapshot (what `/status` serves).
@@ -276,6 +290,7 @@ impl NodeHandle {
     /// # Errors
     /// [`NodeError::Stopped`] if it had already stopped.
     pub async fn shutdown(&self, graceful: bool) -> Result<(), NodeError> {
-        self.ask(|reply| Command::Shutdown { graceful, reply }).await
+        self.ask(|reply| Command::Shutdown { graceful, reply })
+            .await
     }
 }

@@ -2,6 +2,9 @@
 //! topology hash (consensus), and detect a graceful leave and a crash.
 //! Real time and real sockets; every wait is bounded.
 
+#[path = "support/http.rs"]
+mod http;
+
 use std::time::{Duration, Instant};
 
 use protogossip::{
@@ -11,17 +14,27 @@ use protogossip::{
 };
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn fast_gossip() -> GossipConfig {
-    GossipConfig { heartbeat_expiration: Duration::from_secs(3), ..GossipConfig::default() }
+    GossipConfig {
+        heartbeat_expiration: Duration::from_secs(3),
+        ..GossipConfig::default()
+    }
 }
 
 async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut ok: F) {
     let start = Instant::now();
     while !ok() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -68,28 +81,65 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
         let start = Instant::now();
         while !(topo.borrow().members.len() == 5 && topo.borrow().consensus.reached) {
             if start.elapsed() > Duration::from_secs(30) {
-                panic!("{}: no consensus over 5 members\n{}", n.id(), views(&nodes).await);
+                panic!(
+                    "{}: no consensus over 5 members\n{}",
+                    n.id(),
+                    views(&nodes).await
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        hashes.push(n.wait_for_topology_consensus(Duration::from_secs(1)).await.unwrap());
+        hashes.push(
+            n.wait_for_topology_consensus(Duration::from_secs(1))
+                .await
+                .unwrap(),
+        );
     }
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
     let all_ids: Vec<&str> = nodes.iter().map(NodeHandle::id).collect();
     let expected = protogossip::wire::topology_hash(all_ids.iter().copied());
     assert_eq!(hashes[0], expected);
 
-    // /status and /metrics answer.
+    // /status and /metrics answer; statuses move to Up on a tick after the
+    // first heartbeat, so poll for that.
     let http = nodes[0].http_address().unwrap();
-    let status: serde_json::Value = serde_json::from_str(&http_get(http, "/status").await).unwrap();
+    let start = Instant::now();
+    let status: serde_json::Value = loop {
+        let s: serde_json::Value =
+            serde_json::from_str(&http::get(&http.to_string(), "/status").await.unwrap().body)
+                .unwrap();
+        let up = s["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["status"] == "Up")
+            .count();
+        if up == 4 {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "members not Up: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(status["id"], nodes[0].id());
     assert_eq!(status["members"].as_array().unwrap().len(), 5);
     assert_eq!(status["topology"]["consensus"]["reached"], true);
     assert_eq!(status["state_digest_stable"].as_str().unwrap().len(), 64);
-    let metrics = http_get(http, "/metrics").await;
-    assert!(metrics.contains("protogossip_topology_consensus 1"), "{metrics}");
-    assert!(metrics.contains("protogossip_members{status=\"Up\"} 4"), "{metrics}");
-    assert!(metrics.contains("protogossip_remote_inbound_handshakes_total"), "{metrics}");
+    let metrics = http::get(&http.to_string(), "/metrics").await.unwrap().body;
+    assert!(
+        metrics.contains("protogossip_topology_consensus 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("protogossip_members{status=\"Up\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("protogossip_remote_inbound_handshakes_total"),
+        "{metrics}"
+    );
 
     // Graceful leave: the others block the leaver well before heartbeat expiry.
     let leaver = nodes.pop().unwrap();
@@ -116,13 +166,18 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
     let crashed_at = Instant::now();
     for n in &nodes {
         let topo = n.topology();
-        wait_until("the crashed node blocked", Duration::from_secs(3 + 5), || {
-            topo.borrow().blocked.contains(&crashed_id)
-        })
+        wait_until(
+            "the crashed node blocked",
+            Duration::from_secs(3 + 5),
+            || topo.borrow().blocked.contains(&crashed_id),
+        )
         .await;
     }
     let detected = crashed_at.elapsed();
-    assert!(detected >= Duration::from_millis(2500), "blocked after {detected:?}: not by heartbeat expiry?");
+    assert!(
+        detected >= Duration::from_millis(2500),
+        "blocked after {detected:?}: not by heartbeat expiry?"
+    );
     for rx in &mut events {
         let mut reason = None;
         while let Ok(ev) = rx.try_recv() {
@@ -137,10 +192,14 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
     // The three survivors agree again, on the three of them.
     for n in &nodes {
         let topo = n.topology();
-        wait_until("consensus over the survivors", Duration::from_secs(10), || {
-            let v = topo.borrow();
-            v.members.len() == 3 && v.consensus.reached
-        })
+        wait_until(
+            "consensus over the survivors",
+            Duration::from_secs(10),
+            || {
+                let v = topo.borrow();
+                v.members.len() == 3 && v.consensus.reached
+            },
+        )
         .await;
     }
     for n in nodes {
@@ -151,29 +210,34 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
 #[tokio::test]
 async fn bad_configuration_says_what_to_fix() {
     let bad = |c: NodeConfig| async move { NodeHandle::start(c).await.unwrap_err().to_string() };
-    let e = bad(NodeConfig { cluster_name: String::new(), ..Default::default() }).await;
+    let e = bad(NodeConfig {
+        cluster_name: String::new(),
+        ..Default::default()
+    })
+    .await;
     assert!(e.contains("cluster name"), "{e}");
-    let e = bad(NodeConfig { host: "127.0.0.1:8090".into(), ..Default::default() }).await;
+    let e = bad(NodeConfig {
+        host: "127.0.0.1:8090".into(),
+        ..Default::default()
+    })
+    .await;
     assert!(e.contains("port is set separately"), "{e}");
     let e = bad(NodeConfig {
-        gossip: GossipConfig { gossip_interval: Duration::ZERO, ..Default::default() },
+        gossip: GossipConfig {
+            gossip_interval: Duration::ZERO,
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
     assert!(e.contains("gossip"), "{e}");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let e = bad(NodeConfig { port, http: None, ..Default::default() }).await;
+    let e = bad(NodeConfig {
+        port,
+        http: None,
+        ..Default::default()
+    })
+    .await;
     assert!(e.contains(&port.to_string()), "{e}");
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).await.unwrap();
-    raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
 }

@@ -1,6 +1,9 @@
 //! Automanaged providers on loopback find each other through `/_health`,
 //! serve Go's exact JSON, and drop a stopped node after the grace period.
 
+#[path = "support/http.rs"]
+mod http;
+
 use std::time::{Duration, Instant};
 
 use protogossip::provider::{
@@ -77,10 +80,10 @@ async fn three_nodes_discover_each_other_and_drop_a_stopped_one() {
     assert_eq!(snapshot[1].host, "127.0.0.1");
 
     // The raw /_health answer is Go's: content type, field order, newline.
-    let body = http_get(&hosts[2]).await;
-    assert_eq!(body.0, HEALTH_CONTENT_TYPE);
+    let resp = http::get(&hosts[2], "/_health").await.unwrap();
+    assert_eq!(resp.header("content-type"), Some(HEALTH_CONTENT_TYPE));
     assert_eq!(
-        body.1,
+        resp.body,
         format!(
             "{{\"id\":\"node-c\",\"address\":\"127.0.0.1\",\"auto_manage_port\":{},\"port\":9002,\"kinds\":[],\"cluster_name\":\"amcluster\"}}\n",
             health_ports[2]
@@ -113,23 +116,4 @@ async fn a_port_in_use_is_a_clear_error() {
         err.to_string().contains(&format!("127.0.0.1:{port}")),
         "{err}"
     );
-}
-
-async fn http_get(host: &str) -> (String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    s.write_all(
-        format!("GET /_health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).await.unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let ct = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    (ct, body.to_string())
 }

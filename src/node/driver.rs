@@ -25,7 +25,10 @@ use tokio::{
 
 use super::{NodeConfig, NodeError, NodeHandle, NodeMetrics, NodeStatus, TopologyView, http};
 use crate::{
-    gossip::{ClusterEvent, GossipCore, GossipOutcome, OutboundGossip, RequestToken, TimedEvent, UnixMillis},
+    gossip::{
+        ClusterEvent, GossipCore, GossipOutcome, OutboundGossip, RequestToken, TimedEvent,
+        UnixMillis,
+    },
     provider::{self, ProviderHandle, SelfMember},
     remote::{GOSSIP_ID, Handlers, Remote, RemoteHandle},
     wire::{
@@ -123,29 +126,46 @@ pub(super) async fn start(config: NodeConfig, base_id: String) -> Result<NodeHan
         None => bind_address(&config.host, config.port).await?,
     };
     if bind.port() == 0 {
-        bind.set_port(if config.port == 0 { free_port(bind)? } else { config.port });
+        bind.set_port(if config.port == 0 {
+            free_port(bind)?
+        } else {
+            config.port
+        });
     }
-    me.port = if config.port == 0 { bind.port() } else { config.port };
+    me.port = if config.port == 0 {
+        bind.port()
+    } else {
+        config.port
+    };
     let mut remote_config = config.remote.clone();
     remote_config.system_id = id.clone();
     remote_config.bind = bind;
     remote_config.advertised_address = Some(me.address());
     let inbound_tx = cmd_tx.clone();
-    let handlers = Handlers::new().with_gossip(move |sender: Option<Pid>, request: GossipRequest| {
-        let tx = inbound_tx.clone();
-        async move {
-            let (reply, answer) = oneshot::channel();
-            let from = sender.map(|p| p.address).unwrap_or_default();
-            if tx.send(Command::Inbound { from, request, reply }).await.is_err() {
-                return GossipResponse::default();
+    let handlers =
+        Handlers::new().with_gossip(move |sender: Option<Pid>, request: GossipRequest| {
+            let tx = inbound_tx.clone();
+            async move {
+                let (reply, answer) = oneshot::channel();
+                let from = sender.map(|p| p.address).unwrap_or_default();
+                if tx
+                    .send(Command::Inbound {
+                        from,
+                        request,
+                        reply,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return GossipResponse::default();
+                }
+                tokio::time::timeout(INBOUND_ANSWER_DEADLINE, answer)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default()
             }
-            tokio::time::timeout(INBOUND_ANSWER_DEADLINE, answer)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default()
-        }
-    });
+        });
     let remote = Remote::start(remote_config, handlers).await?;
     let address = remote.address().to_owned();
 
@@ -181,18 +201,20 @@ pub(super) async fn start(config: NodeConfig, base_id: String) -> Result<NodeHan
 
     // 4. /status and /metrics.
     let http_stop = match config.http {
-        Some(addr) => match http::serve(addr, handle.clone(), remote.clone(), Arc::clone(&metrics)).await {
-            Ok((bound, stop)) => {
-                handle.http = Some(bound);
-                Some(stop)
+        Some(addr) => {
+            match http::serve(addr, handle.clone(), remote.clone(), Arc::clone(&metrics)).await {
+                Ok((bound, stop)) => {
+                    handle.http = Some(bound);
+                    Some(stop)
+                }
+                Err(e) => {
+                    let mut p = provider;
+                    p.shutdown(Duration::from_secs(2)).await;
+                    remote.shutdown(false).await;
+                    return Err(e);
+                }
             }
-            Err(e) => {
-                let mut p = provider;
-                p.shutdown(Duration::from_secs(2)).await;
-                remote.shutdown(false).await;
-                return Err(e);
-            }
-        },
+        }
         None => None,
     };
 
@@ -285,9 +307,16 @@ impl Driver {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Inbound { from, request, reply } => {
+            Command::Inbound {
+                from,
+                request,
+                reply,
+            } => {
                 NodeMetrics::inc(&self.metrics.gossip_requests_received);
-                NodeMetrics::add(&self.metrics.gossip_bytes_received, request.encoded_len() as u64);
+                NodeMetrics::add(
+                    &self.metrics.gossip_bytes_received,
+                    request.encoded_len() as u64,
+                );
                 let handled = self.core.on_gossip_request(&from, request, now());
                 let _ = reply.send(handled.response);
                 self.apply(handled.outcome);
@@ -296,7 +325,10 @@ impl Driver {
                 let out = match result {
                     Ok(response) => {
                         NodeMetrics::inc(&self.metrics.gossip_responses_received);
-                        NodeMetrics::add(&self.metrics.gossip_bytes_received, response.encoded_len() as u64);
+                        NodeMetrics::add(
+                            &self.metrics.gossip_bytes_received,
+                            response.encoded_len() as u64,
+                        );
                         self.core.on_gossip_response(token, response, now())
                     }
                     Err(reason) => {
@@ -316,12 +348,22 @@ impl Driver {
                 let values = self
                     .core
                     .state_for_key(&key)
-                    .map(|(owner, e)| (owner.as_str().to_owned(), (e.sequence_number, e.value.clone())))
+                    .map(|(owner, e)| {
+                        (
+                            owner.as_str().to_owned(),
+                            (e.sequence_number, e.value.clone()),
+                        )
+                    })
                     .collect();
                 let _ = reply.send(values);
             }
             Command::Status { reply } => {
-                let _ = reply.send(NodeStatus::of(&self.core, &self.address, &self.cluster, now()));
+                let _ = reply.send(NodeStatus::of(
+                    &self.core,
+                    &self.address,
+                    &self.cluster,
+                    now(),
+                ));
             }
             Command::Shutdown { reply, .. } => {
                 // Only reached while a shutdown is already under way.
@@ -354,17 +396,32 @@ impl Driver {
                 tracing::info!(member = %id.as_str(), ?reason, "member blocked");
                 self.remote.block(id.as_str());
             }
-            ClusterEvent::TopologyUpdated { hash, members, joined, left, .. } => {
-                tracing::info!(hash, members = members.len(), joined = joined.len(), left = left.len(), "topology updated");
+            ClusterEvent::TopologyUpdated {
+                hash,
+                members,
+                joined,
+                left,
+                ..
+            } => {
+                tracing::info!(
+                    hash,
+                    members = members.len(),
+                    joined = joined.len(),
+                    left = left.len(),
+                    "topology updated"
+                );
                 for m in left {
-                    self.remote.remove_endpoint(&format!("{}:{}", m.host, m.port));
+                    self.remote
+                        .remove_endpoint(&format!("{}:{}", m.host, m.port));
                 }
             }
             ClusterEvent::GossipUpdate { .. } => NodeMetrics::inc(&self.metrics.merge_updates),
             ClusterEvent::SelfBlockedByPeer { by } => {
                 tracing::warn!(by = %by.as_str(), "a peer lists this node as blocked; Go nodes will not admit it again (restart with a new id)");
             }
-            ClusterEvent::ConsensusReached { check, value } => tracing::info!(%check, ?value, "consensus reached"),
+            ClusterEvent::ConsensusReached { check, value } => {
+                tracing::info!(%check, ?value, "consensus reached")
+            }
             ClusterEvent::ConsensusLost { check, .. } => tracing::info!(%check, "consensus lost"),
             other => tracing::debug!(event = ?other, "cluster event"),
         }
@@ -372,18 +429,30 @@ impl Driver {
 
     fn send(&self, request: OutboundGossip) {
         NodeMetrics::inc(&self.metrics.gossip_requests_sent);
-        NodeMetrics::add(&self.metrics.gossip_bytes_sent, request.request.encoded_len() as u64);
+        NodeMetrics::add(
+            &self.metrics.gossip_bytes_sent,
+            request.request.encoded_len() as u64,
+        );
         let remote = self.remote.clone();
         let tx = self.cmd_tx.clone();
         let timeout = self.request_timeout;
         tokio::spawn(async move {
-            let target = Pid { address: request.address, id: GOSSIP_ID.into(), request_id: 0 };
+            let target = Pid {
+                address: request.address,
+                id: GOSSIP_ID.into(),
+                request_id: 0,
+            };
             let result = match remote.request(target, request.request, timeout).await {
                 Ok(WireMessage::GossipResponse(r)) => Ok(r),
                 Ok(other) => Err(format!("unexpected answer {}", other.type_name())),
                 Err(e) => Err(e.to_string()),
             };
-            let _ = tx.send(Command::Answer { token: request.token, result }).await;
+            let _ = tx
+                .send(Command::Answer {
+                    token: request.token,
+                    result,
+                })
+                .await;
         });
     }
 
@@ -394,7 +463,10 @@ impl Driver {
         commands: &mut mpsc::Receiver<Command>,
     ) {
         if graceful {
-            tracing::info!(rounds = self.leave_rounds, "leaving: publishing `left` to every member");
+            tracing::info!(
+                rounds = self.leave_rounds,
+                "leaving: publishing `left` to every member"
+            );
             let out = self.core.leave(now());
             self.apply(out);
             let until = Instant::now() + self.interval * self.leave_rounds;

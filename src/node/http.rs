@@ -32,7 +32,10 @@ async fn status_page(State(s): State<AppState>) -> Response {
 async fn metrics_page(State(s): State<AppState>) -> Response {
     match s.node.status().await {
         Ok(st) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             s.metrics.render(&st, &s.remote.metrics()),
         )
             .into_response(),
@@ -49,13 +52,23 @@ pub(super) async fn serve(
 ) -> Result<(SocketAddr, oneshot::Sender<()>), NodeError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| NodeError::Http { address: addr, source })?;
-    let bound = listener.local_addr().map_err(|source| NodeError::Http { address: addr, source })?;
+        .map_err(|source| NodeError::Http {
+            address: addr,
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| NodeError::Http {
+        address: addr,
+        source,
+    })?;
     let app = Router::new()
         .route("/status", get(status_page))
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
-        .with_state(AppState { node, remote, metrics });
+        .with_state(AppState {
+            node,
+            remote,
+            metrics,
+        });
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -79,17 +79,43 @@ impl NodeMetrics {
         };
         gauge(&mut out, "protogossip_members", "Members by status.");
         let counts = status.count_by_status();
-        for s in ["Self", "Joining", "Up", "Suspect", "Leaving", "Blocked", "Removed"] {
-            let _ = writeln!(out, "protogossip_members{{status=\"{s}\"}} {}", counts.get(s).copied().unwrap_or(0));
+        for s in [
+            "Self", "Joining", "Up", "Suspect", "Leaving", "Blocked", "Removed",
+        ] {
+            let _ = writeln!(
+                out,
+                "protogossip_members{{status=\"{s}\"}} {}",
+                counts.get(s).copied().unwrap_or(0)
+            );
         }
         gauge(&mut out, "protogossip_blocked", "Ids on the block list.");
         let _ = writeln!(out, "protogossip_blocked {}", status.topology.blocked.len());
-        gauge(&mut out, "protogossip_topology_consensus", "1 when every active member gossips our topology hash.");
-        let _ = writeln!(out, "protogossip_topology_consensus {}", u8::from(status.topology.consensus.reached));
-        gauge(&mut out, "protogossip_gossip_owners", "Owners in our gossip state.");
+        gauge(
+            &mut out,
+            "protogossip_topology_consensus",
+            "1 when every active member gossips our topology hash.",
+        );
+        let _ = writeln!(
+            out,
+            "protogossip_topology_consensus {}",
+            u8::from(status.topology.consensus.reached)
+        );
+        gauge(
+            &mut out,
+            "protogossip_gossip_owners",
+            "Owners in our gossip state.",
+        );
         let _ = writeln!(out, "protogossip_gossip_owners {}", status.gossip_owners);
-        gauge(&mut out, "protogossip_sequence_number", "Our last gossip sequence number.");
-        let _ = writeln!(out, "protogossip_sequence_number {}", status.sequence_number);
+        gauge(
+            &mut out,
+            "protogossip_sequence_number",
+            "Our last gossip sequence number.",
+        );
+        let _ = writeln!(
+            out,
+            "protogossip_sequence_number {}",
+            status.sequence_number
+        );
         for (field, value) in remote.fields() {
             let name = format!("protogossip_remote_{field}_total");
             let _ = writeln!(out, "# TYPE {name} counter");

@@ -35,7 +35,10 @@ impl ConsensusView {
 
     fn of(core: &GossipCore) -> Self {
         match core.consensus(crate::gossip::TOPOLOGY_CONSENSUS_CHECK) {
-            Some(ConsensusState::Reached(ConsensusValue::U64(h))) => Self { reached: true, hash_value: h },
+            Some(ConsensusState::Reached(ConsensusValue::U64(h))) => Self {
+                reached: true,
+                hash_value: h,
+            },
             _ => Self::default(),
         }
     }
@@ -59,8 +62,16 @@ impl TopologyView {
     pub(super) fn of(core: &GossipCore) -> Self {
         Self {
             hash: core.topology_hash(),
-            members: core.active_members().keys().map(|id| id.as_str().to_owned()).collect(),
-            blocked: core.blocked().keys().map(|id| id.as_str().to_owned()).collect(),
+            members: core
+                .active_members()
+                .keys()
+                .map(|id| id.as_str().to_owned())
+                .collect(),
+            blocked: core
+                .blocked()
+                .keys()
+                .map(|id| id.as_str().to_owned())
+                .collect(),
             consensus: ConsensusView::of(core),
         }
     }
@@ -140,7 +151,8 @@ impl NodeStatus {
             let status = if id == core.self_id() {
                 "Self"
             } else {
-                core.member_status(id.as_str()).map_or("Joining", status_name)
+                core.member_status(id.as_str())
+                    .map_or("Joining", status_name)
             };
             members.push(view(id.as_str(), Some(m), status));
         }
@@ -150,9 +162,10 @@ impl NodeStatus {
             }
         }
         let entries = || {
-            state
-                .owners()
-                .flat_map(|(owner, o)| o.entries().map(move |(k, e)| (owner.as_str(), k, e.sequence_number)))
+            state.owners().flat_map(|(owner, o)| {
+                o.entries()
+                    .map(move |(k, e)| (owner.as_str(), k, e.sequence_number))
+            })
         };
         Self {
             id: core.self_id().as_str().to_owned(),

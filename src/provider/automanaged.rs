@@ -340,9 +340,12 @@ pub(super) async fn start(
                 }
             });
             let results = futures_join_all(polls).await;
-            if let Some(mut members) =
-                members_after_poll(&mut states, results, &me.cluster_name, config.missed_polls_before_leave)
-            {
+            if let Some(mut members) = members_after_poll(
+                &mut states,
+                results,
+                &me.cluster_name,
+                config.missed_polls_before_leave,
+            ) {
                 // We know we are alive even if our own host is not listed.
                 if !members.iter().any(|m| m.id == self_member.id) {
                     members.push(self_member.clone());

@@ -1,6 +1,6 @@
-//! The `protogossip` command. For now it runs a wire self-check: it encodes
-//! the handshake and gossip messages a node sends and prints them, so a
-//! newcomer can see the crate work. It becomes the cluster node later.
+//! `protogossip self-check`: encodes the handshake and gossip values a node
+//! sends and prints them, so a newcomer can see the wire layer at work
+//! without a network.
 
 use protogossip::wire::{
     self, WireMessage,
@@ -20,7 +20,8 @@ fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-fn main() {
+/// Prints the self-check.
+pub fn run() {
     println!(
         "protogossip {} — wire self-check",
         env!("CARGO_PKG_VERSION")

@@ -1,0 +1,306 @@
+//! Command-line flags, environment variables and the optional config file,
+//! merged into a [`NodeConfig`]. A flag beats its environment variable
+//! (clap), which beats the config file, which beats the built-in default.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Args, ValueEnum};
+use protogossip::{
+    node::NodeConfig,
+    provider::{ProviderConfig, automanaged::AutomanagedConfig, static_list::StaticConfig},
+    wire::{WireProfile, proto::cluster::Member},
+};
+use serde::Deserialize;
+
+/// Which provider finds the members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// protoactor-go's automanaged provider (`/_health` polling).
+    Automanaged,
+    /// protoactor-go's etcd provider.
+    Etcd,
+    /// A fixed list of `id@host:port` seeds.
+    Static,
+}
+
+/// Options of `protogossip node` (also the default command).
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeArgs {
+    /// A TOML file with any of these options (snake_case keys).
+    #[arg(long, env = "PROTOGOSSIP_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Cluster name [default: protogossip].
+    #[arg(long, env = "PROTOGOSSIP_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Advertised host, exactly as peers dial it [default: 127.0.0.1].
+    #[arg(long, env = "PROTOGOSSIP_HOST")]
+    pub host: Option<String>,
+    /// gRPC (remoting) port; 0 picks a free one [default: 0].
+    #[arg(long, env = "PROTOGOSSIP_PORT")]
+    pub port: Option<u16>,
+    /// Cluster kinds this node hosts, comma-separated [default: none].
+    #[arg(long, env = "PROTOGOSSIP_KINDS", value_delimiter = ',')]
+    pub kinds: Option<Vec<String>>,
+    /// Member provider [default: automanaged].
+    #[arg(long, env = "PROTOGOSSIP_PROVIDER", value_enum)]
+    pub provider: Option<ProviderKind>,
+    /// Port of this node's `/_health` (automanaged) [default: 6330].
+    #[arg(long, env = "PROTOGOSSIP_AUTOMANAGED_PORT")]
+    pub automanaged_port: Option<u16>,
+    /// `/_health` endpoints to poll, host:port, comma-separated
+    /// [default: this node's own].
+    #[arg(long, env = "PROTOGOSSIP_AUTOMANAGED_HOSTS", value_delimiter = ',')]
+    pub automanaged_hosts: Option<Vec<String>>,
+    /// How often `/_health` endpoints are polled, ms [default: 2000].
+    #[arg(long, env = "PROTOGOSSIP_AUTOMANAGED_REFRESH_MS")]
+    pub automanaged_refresh_ms: Option<u64>,
+    /// Static members, `id@host:port`, comma-separated.
+    #[arg(long, env = "PROTOGOSSIP_SEEDS", value_delimiter = ',')]
+    pub seeds: Option<Vec<String>>,
+    /// etcd endpoints, host:port, comma-separated [default: 127.0.0.1:2379].
+    #[arg(long, env = "PROTOGOSSIP_ETCD_ENDPOINTS", value_delimiter = ',')]
+    pub etcd_endpoints: Option<Vec<String>>,
+    /// `/status` and `/metrics` address, or `off` [default: 127.0.0.1:6331].
+    #[arg(long, env = "PROTOGOSSIP_HTTP")]
+    pub http: Option<String>,
+    /// Wire profile: mixed, go-2024-03 or go-2024-08 [default: mixed].
+    #[arg(long, env = "PROTOGOSSIP_PROFILE")]
+    pub profile: Option<String>,
+    /// Gossip interval, ms [default: 300, as Go].
+    #[arg(long, env = "PROTOGOSSIP_GOSSIP_INTERVAL_MS")]
+    pub gossip_interval_ms: Option<u64>,
+    /// Heartbeat expiration, ms [default: 20000, as Go].
+    #[arg(long, env = "PROTOGOSSIP_HEARTBEAT_EXPIRATION_MS")]
+    pub heartbeat_expiration_ms: Option<u64>,
+}
+
+/// A setting that cannot be used; the message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ArgsError(pub String);
+
+impl NodeArgs {
+    /// Fills every unset option from `file`.
+    fn or(self, file: NodeArgs) -> NodeArgs {
+        NodeArgs {
+            config: self.config,
+            cluster: self.cluster.or(file.cluster),
+            host: self.host.or(file.host),
+            port: self.port.or(file.port),
+            kinds: self.kinds.or(file.kinds),
+            provider: self.provider.or(file.provider),
+            automanaged_port: self.automanaged_port.or(file.automanaged_port),
+            automanaged_hosts: self.automanaged_hosts.or(file.automanaged_hosts),
+            automanaged_refresh_ms: self.automanaged_refresh_ms.or(file.automanaged_refresh_ms),
+            seeds: self.seeds.or(file.seeds),
+            etcd_endpoints: self.etcd_endpoints.or(file.etcd_endpoints),
+            http: self.http.or(file.http),
+            profile: self.profile.or(file.profile),
+            gossip_interval_ms: self.gossip_interval_ms.or(file.gossip_interval_ms),
+            heartbeat_expiration_ms: self
+                .heartbeat_expiration_ms
+                .or(file.heartbeat_expiration_ms),
+        }
+    }
+
+    /// Reads the config file (if any) and builds the node's configuration.
+    pub fn into_config(self) -> Result<NodeConfig, ArgsError> {
+        let merged = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ArgsError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                let file: NodeArgs = toml::from_str(&text)
+                    .map_err(|e| ArgsError(format!("config file {}: {e}", path.display())))?;
+                self.or(file)
+            }
+            None => self,
+        };
+        merged.build()
+    }
+
+    fn build(self) -> Result<NodeConfig, ArgsError> {
+        let mut config = NodeConfig::default();
+        if let Some(c) = self.cluster {
+            config.cluster_name = c;
+        }
+        if let Some(h) = self.host {
+            config.host = h;
+        }
+        if let Some(p) = self.port {
+            config.port = p;
+        }
+        if let Some(k) = self.kinds {
+            config.kinds = k.into_iter().filter(|k| !k.is_empty()).collect();
+        }
+        if let Some(p) = self.profile {
+            config.gossip.wire_profile = p
+                .parse::<WireProfile>()
+                .map_err(|e| ArgsError(e.to_string()))?;
+        }
+        if let Some(ms) = self.gossip_interval_ms {
+            config.gossip.gossip_interval = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.heartbeat_expiration_ms {
+            config.gossip.heartbeat_expiration = Duration::from_millis(ms);
+        }
+        config.http = match self.http.as_deref() {
+            None => config.http,
+            Some("off") => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                ArgsError(format!(
+                    "--http {a:?} is not ip:port (or `off`); e.g. 127.0.0.1:6331"
+                ))
+            })?),
+        };
+        config.provider = match self.provider.unwrap_or(ProviderKind::Automanaged) {
+            ProviderKind::Automanaged => {
+                let port = self.automanaged_port.unwrap_or(6330);
+                let mut am = AutomanagedConfig {
+                    port,
+                    hosts: self
+                        .automanaged_hosts
+                        .unwrap_or_else(|| vec![format!("{}:{port}", config.host)]),
+                    ..Default::default()
+                };
+                if let Some(ms) = self.automanaged_refresh_ms {
+                    am.refresh = Duration::from_millis(ms);
+                }
+                ProviderConfig::Automanaged(am)
+            }
+            #[cfg(feature = "etcd")]
+            ProviderKind::Etcd => {
+                use protogossip::provider::etcd::EtcdConfig;
+                ProviderConfig::Etcd(EtcdConfig {
+                    endpoints: self
+                        .etcd_endpoints
+                        .unwrap_or_else(|| EtcdConfig::default().endpoints),
+                    ..Default::default()
+                })
+            }
+            #[cfg(not(feature = "etcd"))]
+            ProviderKind::Etcd => {
+                return Err(ArgsError(
+                    "this binary was built without etcd support: rebuild with `--features etcd`"
+                        .into(),
+                ));
+            }
+            ProviderKind::Static => ProviderConfig::Static(StaticConfig {
+                members: self
+                    .seeds
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| parse_seed(s))
+                    .collect::<Result<_, _>>()?,
+            }),
+        };
+        Ok(config)
+    }
+}
+
+/// Parses `id@host:port`.
+fn parse_seed(seed: &str) -> Result<Member, ArgsError> {
+    let bad = || ArgsError(format!("seed {seed:?} is not id@host:port"));
+    let (id, address) = seed.rsplit_once('@').ok_or_else(bad)?;
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if id.is_empty() || host.is_empty() {
+        return Err(bad());
+    }
+    Ok(Member {
+        host: host.into(),
+        port: i32::from(port),
+        id: id.into(),
+        kinds: vec![],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_one_automanaged_node_on_loopback() {
+        let c = NodeArgs::default().into_config().unwrap();
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.http, Some("127.0.0.1:6331".parse().unwrap()));
+        match c.provider {
+            ProviderConfig::Automanaged(a) => {
+                assert_eq!(a.port, 6330);
+                assert_eq!(a.hosts, ["127.0.0.1:6330"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_beat_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("pg-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("node.toml");
+        std::fs::write(
+            &file,
+            "cluster = \"from-file\"\nport = 9100\nprofile = \"go-2024-03\"\nhttp = \"off\"\n",
+        )
+        .unwrap();
+        let args = NodeArgs {
+            config: Some(file),
+            cluster: Some("from-flag".into()),
+            ..Default::default()
+        };
+        let c = args.into_config().unwrap();
+        assert_eq!(c.cluster_name, "from-flag");
+        assert_eq!(c.port, 9100);
+        assert_eq!(c.gossip.wire_profile, WireProfile::Go2024_03);
+        assert_eq!(c.http, None);
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_fix() {
+        let e = NodeArgs {
+            http: Some("6331".into()),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap_err();
+        assert!(e.0.contains("not ip:port"), "{e}");
+        let e = NodeArgs {
+            profile: Some("go-2030".into()),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap_err();
+        assert!(e.0.contains("go-2024-03"), "{e}");
+        let e = NodeArgs {
+            provider: Some(ProviderKind::Static),
+            seeds: Some(vec!["nohost".into()]),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap_err();
+        assert!(e.0.contains("id@host:port"), "{e}");
+        let dir = std::env::temp_dir().join(format!("pg-args-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "clustr = \"typo\"\n").unwrap();
+        let e = NodeArgs {
+            config: Some(file),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap_err();
+        assert!(e.0.contains("clustr"), "{e}");
+    }
+
+    #[test]
+    fn seeds_parse() {
+        let m = parse_seed("abc@10.0.0.1:8090").unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.host.as_str(), m.port),
+            ("abc", "10.0.0.1", 8090)
+        );
+    }
+}
