@@ -27,7 +27,7 @@ use std::{net::SocketAddr, time::Duration};
 use prost_types::Any;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use cluster_gossiper::ClusterGossiper;
+pub use cluster_gossiper::{ClusterGossiper, NodeSlot};
 pub use metrics::NodeMetrics;
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 

@@ -11,12 +11,28 @@ use tokio::{runtime::Handle, task::JoinHandle};
 use super::{NodeConfig, NodeHandle};
 use crate::gossiper::Gossiper;
 
+/// Where a [`ClusterGossiper`] puts its node once started; cloneable, so a
+/// host can keep one after boxing the gossiper as `dyn Gossiper`.
+#[derive(Debug, Clone, Default)]
+pub struct NodeSlot(Arc<Mutex<Option<NodeHandle>>>);
+
+impl NodeSlot {
+    /// The running node, if it has started (and not stopped).
+    pub fn get(&self) -> Option<NodeHandle> {
+        self.0.lock().ok().and_then(|n| n.clone())
+    }
+
+    fn set(&self, node: Option<NodeHandle>) -> Option<NodeHandle> {
+        self.0.lock().ok().and_then(|mut n| std::mem::replace(&mut *n, node))
+    }
+}
+
 /// A [`Gossiper`] that runs a full cluster member.
 #[derive(Debug)]
 pub struct ClusterGossiper {
     config: NodeConfig,
     runtime: Handle,
-    node: Arc<Mutex<Option<NodeHandle>>>,
+    node: NodeSlot,
     starting: Option<JoinHandle<bool>>,
 }
 
@@ -26,14 +42,19 @@ impl ClusterGossiper {
         Self {
             config,
             runtime,
-            node: Arc::new(Mutex::new(None)),
+            node: NodeSlot::default(),
             starting: None,
         }
     }
 
     /// The running node, once `start` has completed in the background.
     pub fn node(&self) -> Option<NodeHandle> {
-        self.node.lock().ok().and_then(|n| n.clone())
+        self.node.get()
+    }
+
+    /// A handle on the node slot that outlives boxing the gossiper.
+    pub fn node_slot(&self) -> NodeSlot {
+        self.node.clone()
     }
 }
 
@@ -47,13 +68,11 @@ impl Gossiper for ClusterGossiper {
             "invalid gossiper configuration (see log)"
         })?;
         let config = self.config.clone();
-        let slot = Arc::clone(&self.node);
+        let slot = self.node.clone();
         self.starting = Some(self.runtime.spawn(async move {
             match NodeHandle::start(config).await {
                 Ok(node) => {
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(node);
-                    }
+                    slot.set(Some(node));
                     true
                 }
                 Err(e) => {
@@ -69,10 +88,10 @@ impl Gossiper for ClusterGossiper {
     /// outside the runtime or from a multi-threaded runtime's worker.
     fn stop(&mut self) -> Result<(), &'static str> {
         let starting = self.starting.take().ok_or("gossiper not started")?;
-        let slot = Arc::clone(&self.node);
+        let slot = self.node.clone();
         let stop = async move {
             let started = starting.await.unwrap_or(false);
-            let node = slot.lock().ok().and_then(|mut n| n.take());
+            let node = slot.set(None);
             match (started, node) {
                 (true, Some(node)) => node.shutdown(true).await.map_err(|e| {
                     tracing::error!(error = %e, "gossiper did not stop cleanly");
