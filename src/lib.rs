@@ -12,6 +12,15 @@
 //! - [`wire`] — the protobuf types, `Any` packing with Go's type URLs, a
 //!   registry of type names, `MessageBatch` tables and the topology hash.
 //!   Pure data and codecs; builds without `std`.
+//! - [`gossip`] — the sans-IO gossip core: gossip state and merge, deltas
+//!   and watermarks, heartbeats and failure detection, the member list and
+//!   topology, member statuses and consensus. Inputs and `now` in, an
+//!   outcome (requests, timestamped events) out; builds without `std`.
+//! - `sim` (feature `test-util`) — a deterministic simulator: many cores on a
+//!   virtual clock over a seeded lossy network, exchanging real protobuf.
+//! - `remote` (`std`) — protoactor-go's Remoting transport over tonic.
+//! - `node` (`std`) — the cluster member: the core driven on tokio with the
+//!   transport and a provider, `/status`, `/metrics`, and `ClusterGossiper`.
 //! - [`gossiper`] — the `Gossiper` seam of Rust actor runtimes and a
 //!   `NoopGossiper`, so our gossiper drops into a host with a one-line change.
 //! - `provider` (`std`) — where the member list comes from: automanaged

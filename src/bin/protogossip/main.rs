@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one cluster node (the default).
-    Node(args::NodeArgs),
+    Node(Box<args::NodeArgs>),
     /// Run several nodes in this process and watch them converge.
     Demo(demo::DemoArgs),
     /// Print wire bytes of a handshake and gossip values.
@@ -123,7 +123,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         None => runtime.block_on(run_node(cli.node)),
-        Some(Command::Node(args)) => runtime.block_on(run_node(args)),
+        Some(Command::Node(args)) => runtime.block_on(run_node(*args)),
         Some(Command::Demo(args)) => {
             init_logging("error");
             runtime.block_on(demo::run(args))
