@@ -5,6 +5,10 @@
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/net.rs"]
+mod net;
+
+use net::free_port;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -21,14 +25,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn status(http: &str) -> Option<serde_json::Value> {

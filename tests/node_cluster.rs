@@ -4,6 +4,10 @@
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/net.rs"]
+mod net;
+
+use net::free_port;
 
 use std::time::{Duration, Instant};
 
@@ -12,14 +16,6 @@ use protogossip::{
     node::{NodeConfig, NodeHandle},
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn fast_gossip() -> GossipConfig {
     GossipConfig {

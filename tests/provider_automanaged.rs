@@ -3,21 +3,17 @@
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/net.rs"]
+mod net;
 
-use std::time::{Duration, Instant};
+use net::{free_port, wait_for_ids};
+
+use std::time::Duration;
 
 use protogossip::provider::{
-    self, ProviderConfig, ProviderHandle, SelfMember,
+    self, ProviderConfig, SelfMember,
     automanaged::{AutomanagedConfig, HEALTH_CONTENT_TYPE},
 };
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn me(id: &str, port: u16) -> SelfMember {
     SelfMember {
@@ -26,25 +22,6 @@ fn me(id: &str, port: u16) -> SelfMember {
         host: "127.0.0.1".into(),
         port,
         kinds: vec![],
-    }
-}
-
-async fn wait_for_ids(h: &ProviderHandle, want: &[&str], deadline: Duration) {
-    let mut rx = h.members();
-    let start = Instant::now();
-    loop {
-        let ids: Vec<String> = rx
-            .borrow_and_update()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        if ids == want {
-            return;
-        }
-        let left = deadline
-            .checked_sub(start.elapsed())
-            .unwrap_or_else(|| panic!("members {ids:?}, wanted {want:?} within {deadline:?}"));
-        let _ = tokio::time::timeout(left, rx.changed()).await;
     }
 }
 

@@ -3,21 +3,18 @@
 //! layout and value, discovery through the watch, deregistration on
 //! shutdown, and lease expiry when a member dies without deregistering.
 
+#[path = "support/net.rs"]
+mod net;
+
+use net::{free_port, wait_for_ids};
+
 use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use etcd_client::{Client, GetOptions};
-use protogossip::provider::{self, ProviderConfig, ProviderHandle, SelfMember, etcd::EtcdConfig};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use protogossip::provider::{self, ProviderConfig, SelfMember, etcd::EtcdConfig};
 
 struct Etcd {
     child: Child,
@@ -90,25 +87,6 @@ fn me(id: &str, port: u16) -> SelfMember {
         host: "127.0.0.1".into(),
         port,
         kinds: vec!["k1".into()],
-    }
-}
-
-async fn wait_for_ids(h: &ProviderHandle, want: &[&str], deadline: Duration) {
-    let mut rx = h.members();
-    let start = Instant::now();
-    loop {
-        let ids: Vec<String> = rx
-            .borrow_and_update()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        if ids == want {
-            return;
-        }
-        let left = deadline
-            .checked_sub(start.elapsed())
-            .unwrap_or_else(|| panic!("members {ids:?}, wanted {want:?} within {deadline:?}"));
-        let _ = tokio::time::timeout(left, rx.changed()).await;
     }
 }
 
@@ -191,4 +169,52 @@ async fn unreachable_etcd_is_a_clear_error() {
         .await
         .unwrap_err();
     assert!(err.to_string().starts_with("etcd "), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_converge_through_etcd_and_see_a_leave() {
+    use protogossip::node::{NodeConfig, NodeHandle};
+    let etcd = start_etcd().await;
+    let mut nodes = Vec::new();
+    for _ in 0..5 {
+        let config = NodeConfig {
+            cluster_name: "etcdnodes".into(),
+            provider: ProviderConfig::Etcd(EtcdConfig { endpoints: vec![etcd.endpoint.clone()], ..Default::default() }),
+            http: None,
+            ..Default::default()
+        };
+        nodes.push(NodeHandle::start(config).await.unwrap());
+    }
+    // Go's etcd member id format, used as our one id.
+    assert!(nodes.iter().all(|n| n.id().starts_with("etcdnodes@")));
+    let expected = protogossip::wire::topology_hash(nodes.iter().map(NodeHandle::id));
+    for n in &nodes {
+        let topo = n.topology();
+        let start = Instant::now();
+        loop {
+            {
+                let v = topo.borrow();
+                if v.members.len() == 5 && v.consensus.hash() == Some(expected) {
+                    break;
+                }
+                assert!(start.elapsed() < Duration::from_secs(30), "{}: {:?}", n.id(), *v);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // A graceful leave deletes the key and gossips `left`: everyone drops it.
+    let leaver = nodes.pop().unwrap();
+    let leaver_id = leaver.id().to_owned();
+    leaver.shutdown(true).await.unwrap();
+    for n in &nodes {
+        let topo = n.topology();
+        let start = Instant::now();
+        while topo.borrow().members.contains(&leaver_id) || !topo.borrow().blocked.contains(&leaver_id) {
+            assert!(start.elapsed() < Duration::from_secs(10), "{}: {:?}", n.id(), *topo.borrow());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for n in nodes {
+        n.shutdown(true).await.unwrap();
+    }
 }

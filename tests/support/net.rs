@@ -1,0 +1,37 @@
+#![allow(dead_code)] // each test crate uses a different part of this helper
+//! Loopback helpers shared by the integration tests.
+
+use std::time::{Duration, Instant};
+
+use protogossip::provider::ProviderHandle;
+
+/// A port that was free a moment ago (bound and released). Tests that must
+/// name a port before starting a server use it; the race is accepted.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the provider's member ids equal `want`, failing with the
+/// last list seen after `deadline`.
+pub async fn wait_for_ids(h: &ProviderHandle, want: &[&str], deadline: Duration) {
+    let mut rx = h.members();
+    let start = Instant::now();
+    loop {
+        let ids: Vec<String> = rx
+            .borrow_and_update()
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        if ids == want {
+            return;
+        }
+        let left = deadline
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("members {ids:?}, wanted {want:?} within {deadline:?}"));
+        let _ = tokio::time::timeout(left, rx.changed()).await;
+    }
+}
