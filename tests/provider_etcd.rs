@@ -179,7 +179,10 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
     for _ in 0..5 {
         let config = NodeConfig {
             cluster_name: "etcdnodes".into(),
-            provider: ProviderConfig::Etcd(EtcdConfig { endpoints: vec![etcd.endpoint.clone()], ..Default::default() }),
+            provider: ProviderConfig::Etcd(EtcdConfig {
+                endpoints: vec![etcd.endpoint.clone()],
+                ..Default::default()
+            }),
             http: None,
             ..Default::default()
         };
@@ -197,7 +200,12 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
                 if v.members.len() == 5 && v.consensus.hash() == Some(expected) {
                     break;
                 }
-                assert!(start.elapsed() < Duration::from_secs(30), "{}: {:?}", n.id(), *v);
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "{}: {:?}",
+                    n.id(),
+                    *v
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -209,8 +217,15 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
     for n in &nodes {
         let topo = n.topology();
         let start = Instant::now();
-        while topo.borrow().members.contains(&leaver_id) || !topo.borrow().blocked.contains(&leaver_id) {
-            assert!(start.elapsed() < Duration::from_secs(10), "{}: {:?}", n.id(), *topo.borrow());
+        while topo.borrow().members.contains(&leaver_id)
+            || !topo.borrow().blocked.contains(&leaver_id)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{}: {:?}",
+                n.id(),
+                *topo.borrow()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
