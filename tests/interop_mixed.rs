@@ -664,7 +664,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     eprintln!("d: graceful leave of a Rust node seen by Go after {times:?}");
 
     // A Go node's graceful /shutdown: every Rust node blocks it and drops it.
-    let mut events = vec![c.get("rust0").rust().subscribe()];
+    let mut events = c.get("rust0").rust().subscribe();
     let mut go_leaver = c.remove("go1");
     let go_leaver_id = go_leaver.id.clone();
     let left_at = Instant::now();
@@ -680,7 +680,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
             },
         )
         .await;
-    let seen = events_about(&mut events[0], &go_leaver_id);
+    let seen = events_about(&mut events, &go_leaver_id);
     assert!(removed(&seen), "{seen:?}");
     let reason = block_reasons(&seen);
     eprintln!("d: graceful /shutdown of a Go node handled after {times:?}; our reason {reason:?}");
