@@ -30,14 +30,10 @@ impl HostCluster {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
 
     // Before: a cluster that never gossips.
-    let mut before = HostCluster {
-        gossiper: Box::new(NoopGossiper),
-    };
+    let mut before = HostCluster { gossiper: Box::new(NoopGossiper) };
     before.start()?;
     before.stop()?;
 
@@ -53,9 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let gossiper = ClusterGossiper::new(config, runtime.handle().clone());
     let node = gossiper.node_slot();
-    let mut after = HostCluster {
-        gossiper: Box::new(gossiper),
-    }; // <- the one-line change
+    let mut after = HostCluster { gossiper: Box::new(gossiper) }; // <- the one-line change
     after.start()?;
     let started = Instant::now();
     let handle = loop {
@@ -68,12 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::sleep(Duration::from_millis(50));
     };
     let status = runtime.block_on(handle.status())?;
-    println!(
-        "member {} at {} sees {} member(s)",
-        status.id,
-        status.address,
-        status.topology.members.len()
-    );
+    println!("member {} at {} sees {} member(s)", status.id, status.address, status.topology.members.len());
     after.stop()?;
     println!("left the cluster");
     Ok(())

@@ -245,17 +245,9 @@ async fn bad_configuration_says_what_to_fix() {
 #[test]
 fn cluster_gossiper_starts_at_once_and_stops_cleanly() {
     use protogossip::{gossiper::Gossiper, node::ClusterGossiper};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let config = NodeConfig {
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: 0,
-            hosts: vec![],
-            ..Default::default()
-        }),
+        provider: ProviderConfig::Automanaged(AutomanagedConfig { port: 0, hosts: vec![], ..Default::default() }),
         http: None,
         ..Default::default()
     };
@@ -268,19 +260,13 @@ fn cluster_gossiper_starts_at_once_and_stops_cleanly() {
         if let Some(n) = slot.get() {
             break n;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "node did not start"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "node did not start");
         std::thread::sleep(Duration::from_millis(20));
     };
     let status = runtime.block_on(node.status()).unwrap();
     assert_eq!(status.id, node.id());
     g.stop().unwrap();
     assert!(slot.get().is_none());
-    assert!(
-        runtime.block_on(node.status()).is_err(),
-        "the node has stopped"
-    );
+    assert!(runtime.block_on(node.status()).is_err(), "the node has stopped");
     assert_eq!(g.stop(), Err("gossiper not started"));
 }

@@ -23,10 +23,7 @@ impl NodeSlot {
     }
 
     fn set(&self, node: Option<NodeHandle>) -> Option<NodeHandle> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut n| std::mem::replace(&mut *n, node))
+        self.0.lock().ok().and_then(|mut n| std::mem::replace(&mut *n, node))
     }
 }
 
