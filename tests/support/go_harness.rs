@@ -1,0 +1,221 @@
+#![allow(dead_code)] // each test crate uses a different part of this helper
+//! A real protoactor-go cluster member (`go-interop/cmd/harness`) as a child
+//! process, for mixed Go/Rust cluster tests: built once per test run, started
+//! with flags, read through its READY line and its HTTP API (`/view`, `/set`,
+//! `/shutdown`), killed on drop. See docs/interop.md "Go harness node".
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    process::{Child, Command},
+    time::timeout,
+};
+
+/// How long a harness may take to print READY (Go's `StartMember` sleeps 1 s).
+pub const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Lines of stderr kept per node for failure messages.
+const LOG_TAIL: usize = 60;
+
+/// Builds the harness once per test run into `<target>/go-bin/harness`.
+pub fn harness_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target.join("go-bin").join("harness");
+        let out = std::process::Command::new("go")
+            .args(["build", "-o"])
+            .arg(&bin)
+            .arg("./cmd/harness")
+            .current_dir(root.join("go-interop"))
+            .output()
+            .expect("running `go build` (is Go installed?)");
+        assert!(
+            out.status.success(),
+            "go build of the harness failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+    .clone()
+}
+
+/// A minimal HTTP/1.1 request (`Connection: close`) returning status and
+/// body; errors are returned so callers can poll.
+pub async fn request(method: &str, address: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(address).await?;
+        s.write_all(
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = timeout(Duration::from_secs(12), io)
+        .await
+        .map_err(|_| std::io::Error::other("HTTP request timed out"))??;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let status = head
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Ok((status, body))
+}
+
+/// Decodes a chunked body (Go chunks bodies above its 2 KiB buffer).
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A running harness node.
+pub struct GoNode {
+    child: Child,
+    /// Actor system id (= gossip owner id and automanaged member id).
+    pub id: String,
+    /// Remoting address.
+    pub address: String,
+    /// HTTP API address.
+    pub http: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl GoNode {
+    /// Starts the harness with `args` and waits for its READY line.
+    pub async fn start(args: &[String]) -> GoNode {
+        let mut child = Command::new(harness_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the Go harness");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let l = Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = r.next_line().await {
+                let mut log = l.lock().unwrap();
+                if log.len() == LOG_TAIL {
+                    log.remove(0);
+                }
+                log.push(line);
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = timeout(START_DEADLINE, lines.next_line()).await;
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            other => panic!(
+                "Go harness {args:?}: no READY line ({other:?})\n{}",
+                log.lock().unwrap().join("\n")
+            ),
+        };
+        // Keep draining stdout (it must stay empty after READY).
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let ready: serde_json::Value = serde_json::from_str(
+            line.strip_prefix("READY ")
+                .unwrap_or_else(|| panic!("not a READY line: {line:?}")),
+        )
+        .unwrap();
+        let field = |k: &str| ready[k].as_str().unwrap().to_owned();
+        GoNode {
+            child,
+            id: field("id"),
+            address: field("address"),
+            http: field("http"),
+            log,
+        }
+    }
+
+    /// The last stderr lines.
+    pub fn log_tail(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// `GET /view`, or the error as text.
+    pub async fn view(&self) -> Result<serde_json::Value, String> {
+        match request("GET", &self.http, "/view").await {
+            Ok((200, body)) => serde_json::from_str(&body).map_err(|e| format!("{e}: {body}")),
+            Ok((status, body)) => Err(format!("status {status}: {body}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// `POST /set?key=K&value=V` (URL-safe `key`/`value` only); returns the
+    /// sequence number Go gave the entry.
+    pub async fn set(&self, key: &str, value: &str) -> i64 {
+        let (status, body) = request("POST", &self.http, &format!("/set?key={key}&value={value}"))
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["owner"], self.id.as_str(), "{body}");
+        v["seq"].as_i64().unwrap()
+    }
+
+    /// `POST /shutdown?graceful=G`; the process exits on its own afterwards.
+    pub async fn shutdown(&self, graceful: bool) {
+        let (status, body) = request(
+            "POST",
+            &self.http,
+            &format!("/shutdown?graceful={graceful}"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// SIGKILL (a crash: no `left`, no provider deregistration).
+    pub async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        let _ = self.child.wait().await;
+    }
+
+    /// Waits for the process to exit and returns whether it exited with 0.
+    pub async fn wait_exit(&mut self, deadline: Duration) -> Option<bool> {
+        match timeout(deadline, self.child.wait()).await {
+            Ok(Ok(s)) => Some(s.success()),
+            _ => None,
+        }
+    }
+}
