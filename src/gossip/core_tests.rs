@@ -309,6 +309,42 @@ fn left_key_blocks_and_removes() {
 }
 
 #[test]
+fn a_member_the_provider_drops_is_announced_blocked_once() {
+    let mut a = core_for("a", GossipConfig::default());
+    heartbeat_from(&mut a, "c", "127.0.0.1:3", 1, 100);
+    let out = a.on_provider_snapshot(vec![member("a", 1), member("b", 2)], UnixMillis(500));
+    let blocked: Vec<_> = events(&out)
+        .into_iter()
+        .filter(|e| matches!(e, ClusterEvent::MemberBlocked { .. }))
+        .collect();
+    assert_eq!(
+        blocked,
+        [&ClusterEvent::MemberBlocked {
+            id: MemberId::new("c"),
+            reason: BlockReason::RemovedByProvider
+        }]
+    );
+    assert_eq!(a.member_status("c"), Some(MemberStatus::Blocked));
+    assert!(a.state().owner("c").is_none(), "its state is dropped");
+    // A member blocked earlier (here: it left) is not announced again when
+    // the provider then drops it.
+    let left = GossipRequest {
+        from_member_id: "a".into(),
+        state: Some(state_of(
+            "b",
+            &[(LEFT_KEY, 2, pack(&crate::wire::Empty {}))],
+        )),
+    };
+    a.on_gossip_request("127.0.0.1:2", left, UnixMillis(600));
+    let out = a.on_provider_snapshot(vec![member("a", 1)], UnixMillis(700));
+    assert!(
+        !events(&out)
+            .iter()
+            .any(|e| matches!(e, ClusterEvent::MemberBlocked { .. }))
+    );
+}
+
+#[test]
 fn received_blocked_lists_are_applied_but_never_to_ourselves() {
     let mut a = core_for("a", GossipConfig::default());
     let t = ClusterTopology {

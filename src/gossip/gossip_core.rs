@@ -601,6 +601,19 @@ impl GossipCore {
         if !self.members.block(id, reason.clone(), now) {
             return false;
         }
+        self.announce_block(id, reason, now, out);
+        true
+    }
+
+    /// What follows a new block entry: the event, dropping the member's
+    /// state, consensus and status updates.
+    fn announce_block(
+        &mut self,
+        id: &MemberId,
+        reason: BlockReason,
+        now: UnixMillis,
+        out: &mut GossipOutcome,
+    ) {
         out.push(
             now,
             ClusterEvent::MemberBlocked {
@@ -622,7 +635,6 @@ impl GossipCore {
             rec.status = MemberStatus::Blocked;
             rec.since = now;
         }
-        true
     }
 
     fn apply_snapshot_if_due(&mut self, now: UnixMillis, out: &mut GossipOutcome) {
@@ -645,10 +657,15 @@ impl GossipCore {
             members,
             joined,
             left,
+            newly_blocked,
         } = change;
         for m in &left {
             let id = MemberId::new(&m.id);
-            self.block_member(&id, BlockReason::RemovedByProvider, now, out);
+            // The member list has already blocked members the provider
+            // dropped; announce those blocks like any other.
+            if newly_blocked.contains(&id) {
+                self.announce_block(&id, BlockReason::RemovedByProvider, now, out);
+            }
             if let Some(rec) = self.records.get_mut(id.as_str()) {
                 rec.status = if rec.status == MemberStatus::Leaving {
                     MemberStatus::Removed

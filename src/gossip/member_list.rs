@@ -44,6 +44,9 @@ pub struct TopologyChange {
     pub joined: Vec<Member>,
     /// Members that stopped being active, ascending by id.
     pub left: Vec<Member>,
+    /// Ids of `left` that this change blocked (the provider dropped them);
+    /// the others were blocked before, for another reason.
+    pub newly_blocked: Vec<MemberId>,
 }
 
 /// Topology and block list of one member.
@@ -179,9 +182,11 @@ impl MemberList {
             .filter(|(id, _)| !self.active.contains_key(id.as_str()))
             .map(|(_, m)| m.clone())
             .collect();
-        for m in &left {
-            self.block(&MemberId::new(&m.id), BlockReason::RemovedByProvider, now);
-        }
+        let newly_blocked: Vec<MemberId> = left
+            .iter()
+            .map(|m| MemberId::new(&m.id))
+            .filter(|id| self.block(id, BlockReason::RemovedByProvider, now))
+            .collect();
         self.active = active;
         self.by_address = self
             .active
@@ -194,6 +199,7 @@ impl MemberList {
             members: self.active.values().cloned().collect(),
             joined,
             left,
+            newly_blocked,
         })
     }
 
