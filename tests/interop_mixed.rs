@@ -31,8 +31,14 @@
 //! detection times are printed (`--nocapture`). Every wait is bounded and
 //! every failure message prints every live node's `/view` or `/status`.
 
+#[path = "support/go_build.rs"]
+mod go_build;
 #[path = "support/go_harness.rs"]
 mod go_harness;
+#[path = "support/net.rs"]
+mod net;
+
+use net::free_port;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -60,14 +66,6 @@ const CRASH_BOUND: Duration = Duration::from_millis(4_000 + 2_000 + 2 * 400);
 const LEAVE_BOUND: Duration = Duration::from_millis(3_500);
 const CONVERGE_DEADLINE: Duration = Duration::from_secs(30);
 const BIN: &str = env!("CARGO_BIN_EXE_protogossip");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `protogossip node` process, SIGKILLed on drop.
 struct Proc(Child);

@@ -4,8 +4,12 @@
 //! cheap), starts it on a free loopback port and drives it over stdin. Every
 //! wait has a deadline; on failure the Go process's output is printed.
 
+#[path = "support/go_build.rs"]
+mod go_build;
 #[path = "remote_support/go_peer.rs"]
 mod go_peer;
+#[path = "support/net.rs"]
+mod net;
 
 use std::time::Duration;
 

@@ -3,8 +3,12 @@
 
 #[path = "remote_support/certs.rs"]
 mod certs;
+#[path = "support/go_build.rs"]
+mod go_build;
 #[path = "remote_support/go_peer.rs"]
 mod go_peer;
+#[path = "support/net.rs"]
+mod net;
 
 use std::time::Duration;
 

@@ -22,36 +22,11 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 
 pub fn go_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let bin = target.join("go-bin").join("remotepeer");
-        let out = std::process::Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg("./cmd/remotepeer")
-            .current_dir(root.join("go-interop"))
-            .output()
-            .expect("running `go build` (is Go installed?)");
-        assert!(
-            out.status.success(),
-            "go build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| crate::go_build::build_go_command("remotepeer"))
+        .clone()
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::net::free_port;
 
 /// A running Go node.
 pub struct GoPeer {

@@ -26,27 +26,8 @@ const LOG_TAIL: usize = 60;
 /// Builds the harness once per test run into `<target>/go-bin/harness`.
 pub fn harness_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let bin = target.join("go-bin").join("harness");
-        let out = std::process::Command::new("go")
-            .args(["build", "-o"])
-            .arg(&bin)
-            .arg("./cmd/harness")
-            .current_dir(root.join("go-interop"))
-            .output()
-            .expect("running `go build` (is Go installed?)");
-        assert!(
-            out.status.success(),
-            "go build of the harness failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| crate::go_build::build_go_command("harness"))
+        .clone()
 }
 
 /// A minimal HTTP/1.1 request (`Connection: close`) returning status and
