@@ -14,6 +14,9 @@
 //!    same `state_digest_stable`;
 //! c. kill -9 of the Rust process: every Go node blocks it; kill -9 of a Go
 //!    node: every Rust node blocks it, both within [`CRASH_BOUND`];
+//! e. (run right after c) the killed Rust process restarts on the same
+//!    ports and joins under a new id; its old id stays blocked on every node
+//!    that knew it, and all six reconverge with consensus on our side;
 //! d. graceful shutdown of a Rust node: every Go node blocks it and holds its
 //!    `left` entry within [`LEAVE_BOUND`] (less than the heartbeat
 //!    expiration); a Go node's graceful `/shutdown` makes every Rust node
@@ -35,17 +38,20 @@
 mod go_build;
 #[path = "support/go_harness.rs"]
 mod go_harness;
+#[path = "support/mixed.rs"]
+mod mixed;
 #[path = "support/net.rs"]
 mod net;
 
 use net::free_port;
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
-use go_harness::{GoNode, request};
+use go_harness::GoNode;
+use mixed::{RustProc, blocked, expected_hash, go_seq, members, rust_consensus_on, topology_hash};
 use protogossip::{
     gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
     node::{NodeConfig, NodeHandle},
@@ -65,22 +71,11 @@ const CRASH_BOUND: Duration = Duration::from_millis(4_000 + 2_000 + 2 * 400);
 /// graceful shutdown sleeps 2 s before closing its transport.)
 const LEAVE_BOUND: Duration = Duration::from_millis(3_500);
 const CONVERGE_DEADLINE: Duration = Duration::from_secs(30);
-const BIN: &str = env!("CARGO_BIN_EXE_protogossip");
-
-/// A `protogossip node` process, SIGKILLed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 enum Kind {
     Go(GoNode),
     Rust(NodeHandle),
-    Binary { _proc: Proc, http: String },
+    Binary(RustProc),
 }
 
 struct Node {
@@ -103,11 +98,7 @@ impl Node {
                 .await
                 .map(|s| serde_json::to_value(s).unwrap())
                 .map_err(|e| e.to_string()),
-            Kind::Binary { http, .. } => match request("GET", http, "/status").await {
-                Ok((200, body)) => serde_json::from_str(&body).map_err(|e| e.to_string()),
-                Ok((s, body)) => Err(format!("status {s}: {body}")),
-                Err(e) => Err(e.to_string()),
-            },
+            Kind::Binary(p) => p.status().await,
         }
     }
 
@@ -126,51 +117,12 @@ impl Node {
     }
 }
 
-fn ids(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| x.as_str().or(x["id"].as_str()).unwrap_or("?").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Active member ids as a node reports them.
-fn members(go: bool, v: &Value) -> Vec<String> {
-    let mut m = if go {
-        ids(&v["members"])
-    } else {
-        ids(&v["topology"]["members"])
-    };
-    m.sort();
-    m
-}
-
-fn topology_hash(go: bool, v: &Value) -> String {
-    let h = if go {
-        &v["topology_hash"]
-    } else {
-        &v["topology"]["hash"]
-    };
-    h.as_str().unwrap_or("?").to_owned()
-}
-
-fn blocked(go: bool, v: &Value) -> Vec<String> {
-    if go {
-        ids(&v["blocked"])
-    } else {
-        ids(&v["topology"]["blocked"])
-    }
-}
-
-/// Go's sequence number for `owner`'s entry under `key`.
-fn go_seq(v: &Value, key: &str, owner: &str) -> Option<i64> {
-    v["gossip"][key][owner]["seq"].as_i64()
-}
-
 struct Cluster {
     nodes: Vec<Node>,
+    /// Every node's automanaged `/_health` address, comma-separated.
+    host_list: String,
+    /// The binary node's automanaged and remoting ports (kept on restart).
+    bin_ports: (u16, u16),
 }
 
 impl Cluster {
@@ -308,6 +260,31 @@ fn block_reasons(events: &[ClusterEvent]) -> Vec<BlockReason> {
         .collect()
 }
 
+/// A `protogossip node` process on automanaged port `health_port` and
+/// remoting port `port`, polling
+/// `host_list`, with the scenario's refresh and heartbeat expiration.
+async fn start_binary((health_port, port): (u16, u16), host_list: String) -> RustProc {
+    let args: Vec<String> = [
+        "--cluster",
+        CLUSTER,
+        "--port",
+        &port.to_string(),
+        "--automanaged-port",
+        &health_port.to_string(),
+        "--automanaged-hosts",
+        &host_list,
+        "--automanaged-refresh-ms",
+        &REFRESH.as_millis().to_string(),
+        "--heartbeat-expiration-ms",
+        &HEARTBEAT_EXPIRATION.as_millis().to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let http = format!("127.0.0.1:{}", free_port());
+    RustProc::start(http, &args, Stdio::null()).await
+}
+
 async fn start_cluster() -> Cluster {
     const GO: usize = 3;
     const RUST: usize = 2;
@@ -338,23 +315,9 @@ async fn start_cluster() -> Cluster {
         go_starts.push(tokio::spawn(async move { GoNode::start(&args).await }));
     }
 
-    // The Rust binary process.
-    let bin_http = format!("127.0.0.1:{}", free_port());
-    let proc = Proc(
-        Command::new(BIN)
-            .args(["node", "--cluster", CLUSTER, "--http", &bin_http])
-            .args(["--automanaged-port", &health[GO + RUST].to_string()])
-            .args(["--automanaged-hosts", &host_list])
-            .args(["--automanaged-refresh-ms", &REFRESH.as_millis().to_string()])
-            .args([
-                "--heartbeat-expiration-ms",
-                &HEARTBEAT_EXPIRATION.as_millis().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    // The Rust binary process (started beside the in-process nodes).
+    let bin_ports = (health[GO + RUST], free_port());
+    let bin_start = tokio::spawn(start_binary(bin_ports, host_list.clone()));
 
     let mut nodes = Vec::new();
     for (i, port) in health[GO..GO + RUST].iter().enumerate() {
@@ -388,27 +351,17 @@ async fn start_cluster() -> Cluster {
             kind: Kind::Go(g),
         });
     }
-    let started = Instant::now();
-    let bin_id = loop {
-        if let Ok((200, body)) = request("GET", &bin_http, "/status").await {
-            let v: Value = serde_json::from_str(&body).unwrap();
-            break v["id"].as_str().unwrap().to_owned();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the protogossip process did not serve /status"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let bin = bin_start.await.unwrap();
     nodes.push(Node {
         name: "rustbin".into(),
-        id: bin_id,
-        kind: Kind::Binary {
-            _proc: proc,
-            http: bin_http,
-        },
+        id: bin.id.clone(),
+        kind: Kind::Binary(bin),
     });
-    Cluster { nodes }
+    Cluster {
+        nodes,
+        host_list,
+        bin_ports,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -419,7 +372,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     // --- a. One cluster: same members, same topology hash, our consensus.
     let mut all: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
     all.sort();
-    let expected = protogossip::wire::topology_hash(all.iter().map(String::as_str)).to_string();
+    let expected = expected_hash(&all);
     let formed = Instant::now();
     c.wait_all(
         "one cluster of 6 with one hash",
@@ -428,9 +381,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
             members(go, v) == all
                 && topology_hash(go, v) == expected
                 && blocked(go, v).is_empty()
-                && (go
-                    || (v["topology"]["consensus"]["reached"] == true
-                        && v["topology"]["consensus"]["hash_value"] == expected.as_str()))
+                && (go || rust_consensus_on(v, &expected))
         },
     )
     .await;
@@ -601,6 +552,49 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
         .await;
     eprintln!("c: kill -9 of the Rust process detected (blocked, not a member) after {times:?}");
 
+    // --- e. The killed process restarts on the same ports (same `/_health`
+    // and remoting address) and joins with a new id; its old id stays
+    // blocked on every node that saw it, and the cluster reconverges.
+    let restarted = Instant::now();
+    let bin = start_binary(c.bin_ports, c.host_list.clone()).await;
+    assert_ne!(bin.id, victim_id, "a restarted process must take a new id");
+    let new_id = bin.id.clone();
+    c.nodes.push(Node {
+        name: "rustbin".into(),
+        id: new_id.clone(),
+        kind: Kind::Binary(bin),
+    });
+    let mut now_ids: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
+    now_ids.sort();
+    let expected = expected_hash(&now_ids);
+    c.wait_all(
+        "the restarted process rejoined under its new id",
+        CONVERGE_DEADLINE,
+        |go, v| {
+            let fresh = v["id"] == new_id.as_str();
+            members(go, v) == now_ids
+                && topology_hash(go, v) == expected
+                && (fresh || blocked(go, v).contains(&victim_id))
+                && (go || rust_consensus_on(v, &expected))
+        },
+    )
+    .await;
+    let rejoined = restarted.elapsed();
+    // The old id must not come back: it is still blocked a while later.
+    tokio::time::sleep(4 * REFRESH).await;
+    c.wait_all(
+        "the old id stays blocked",
+        Duration::from_secs(1),
+        |go, v| {
+            let fresh = v["id"] == new_id.as_str();
+            !members(go, v).contains(&victim_id) && (fresh || blocked(go, v).contains(&victim_id))
+        },
+    )
+    .await;
+    eprintln!(
+        "e: the restarted process ({victim_id} -> {new_id}) rejoined, consensus on our side, after {rejoined:?}"
+    );
+
     // kill -9 of a Go node: every Rust node blocks it.
     let mut events: Vec<_> = ["rust0", "rust1"]
         .iter()
@@ -615,7 +609,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     }
     let times = c
         .detection_times(
-            &["rust0", "rust1", "go0", "go1"],
+            &["rust0", "rust1", "rustbin", "go0", "go1"],
             killed,
             CRASH_BOUND,
             "the killed Go node blocked",
@@ -701,11 +695,11 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     // The two survivors agree on the two of them.
     let mut rest: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
     rest.sort();
-    let expected = protogossip::wire::topology_hash(rest.iter().map(String::as_str)).to_string();
+    let expected = expected_hash(&rest);
     c.wait_all("the survivors agree", Duration::from_secs(10), |go, v| {
         members(go, v) == rest
             && topology_hash(go, v) == expected
-            && (go || v["topology"]["consensus"]["reached"] == true)
+            && (go || rust_consensus_on(v, &expected))
     })
     .await;
     eprintln!("whole scenario took {:?}", test_start.elapsed());
