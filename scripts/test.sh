@@ -13,10 +13,13 @@ step() { printf '\n=== %s\n' "$*"; }
 
 # System packages the tests need: protoc (the etcd-client crate compiles
 # etcd's protos with it; our own protos need none) and a real etcd server for
-# the etcd provider's tests. Installed from Debian when missing.
+# the etcd provider's tests; ip, tc and curl for the partition scenario.
+# Installed from Debian when missing.
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v etcd >/dev/null || need+=(etcd-server)
+command -v tc >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then
@@ -47,6 +50,13 @@ else
 fi
 
 step "Rust tests (unit, golden vectors, simulations, interop)"
+# The Go/Rust partition scenario (tests/interop_partition.rs) needs network
+# namespaces, that is root; where this script can make them, a skip fails.
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
+  export PROTOGOSSIP_REQUIRE_NETNS=1
+else
+  echo "note: not root or no 'ip netns' here: the partition scenario will be skipped"
+fi
 cargo test --all-features 2>&1 | tee "$log"
 
 step "golden vectors replayed"

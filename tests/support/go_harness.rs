@@ -86,9 +86,47 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// `request`, made from inside network namespace `netns` when one is given
+/// (by `ip netns exec <netns> curl`: a server bound to a namespace's
+/// loopback cannot be reached from outside it).
+pub async fn request_in(
+    netns: Option<&str>,
+    method: &str,
+    address: &str,
+    path: &str,
+) -> std::io::Result<(u16, String)> {
+    let Some(ns) = netns else {
+        return request(method, address, path).await;
+    };
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "curl", "-sS", "-m", "5", "-X", method])
+        .args(["-w", "\n%{http_code}"])
+        .arg(format!("http://{address}{path}"))
+        .stdin(Stdio::null())
+        .output()
+        .await?;
+    if !out.status.success() {
+        return Err(std::io::Error::other(format!(
+            "curl in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text
+        .rsplit_once('\n')
+        .ok_or_else(|| std::io::Error::other("no status from curl"))?;
+    let code = code
+        .trim()
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("bad status {code:?} from curl")))?;
+    Ok((code, body.to_owned()))
+}
+
 /// A running harness node.
 pub struct GoNode {
     child: Child,
+    /// The network namespace it runs in (`None`: this process's own).
+    netns: Option<String>,
     /// Actor system id (= gossip owner id and automanaged member id).
     pub id: String,
     /// Remoting address.
@@ -101,7 +139,21 @@ pub struct GoNode {
 impl GoNode {
     /// Starts the harness with `args` and waits for its READY line.
     pub async fn start(args: &[String]) -> GoNode {
-        let mut child = Command::new(harness_binary())
+        GoNode::start_in(None, args).await
+    }
+
+    /// Starts the harness inside network namespace `netns` (with `ip netns
+    /// exec`, so the child is the harness itself) or, for `None`, here.
+    pub async fn start_in(netns: Option<&str>, args: &[String]) -> GoNode {
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(harness_binary());
+                c
+            }
+            None => Command::new(harness_binary()),
+        };
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -141,6 +193,7 @@ impl GoNode {
         let field = |k: &str| ready[k].as_str().unwrap().to_owned();
         GoNode {
             child,
+            netns: netns.map(str::to_owned),
             id: field("id"),
             address: field("address"),
             http: field("http"),
@@ -155,7 +208,7 @@ impl GoNode {
 
     /// `GET /view`, or the error as text.
     pub async fn view(&self) -> Result<serde_json::Value, String> {
-        match request("GET", &self.http, "/view").await {
+        match request_in(self.netns.as_deref(), "GET", &self.http, "/view").await {
             Ok((200, body)) => serde_json::from_str(&body).map_err(|e| format!("{e}: {body}")),
             Ok((status, body)) => Err(format!("status {status}: {body}")),
             Err(e) => Err(e.to_string()),
@@ -165,9 +218,14 @@ impl GoNode {
     /// `POST /set?key=K&value=V` (URL-safe `key`/`value` only); returns the
     /// sequence number Go gave the entry.
     pub async fn set(&self, key: &str, value: &str) -> i64 {
-        let (status, body) = request("POST", &self.http, &format!("/set?key={key}&value={value}"))
-            .await
-            .unwrap();
+        let (status, body) = request_in(
+            self.netns.as_deref(),
+            "POST",
+            &self.http,
+            &format!("/set?key={key}&value={value}"),
+        )
+        .await
+        .unwrap();
         assert_eq!(status, 200, "{body}");
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["owner"], self.id.as_str(), "{body}");
@@ -176,7 +234,8 @@ impl GoNode {
 
     /// `POST /shutdown?graceful=G`; the process exits on its own afterwards.
     pub async fn shutdown(&self, graceful: bool) {
-        let (status, body) = request(
+        let (status, body) = request_in(
+            self.netns.as_deref(),
             "POST",
             &self.http,
             &format!("/shutdown?graceful={graceful}"),

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +25,7 @@ const (
 type Config struct {
 	Cluster             string
 	Host                string
+	Netns               bool
 	Port                int
 	Provider            string
 	AutomanagedPort     int
@@ -62,6 +66,7 @@ func ParseFlags(args []string, output io.Writer) (Config, error) {
 	var amHosts, etcdEndpoints, watchKeys, kinds string
 	fs.StringVar(&c.Cluster, "cluster", "protogossip", "cluster name")
 	fs.StringVar(&c.Host, "host", "127.0.0.1", "remoting host (also the host advertised to the provider)")
+	fs.BoolVar(&c.Netns, "netns", false, "the process runs in a private network namespace (partition tests): -host may be any address of it")
 	fs.IntVar(&c.Port, "port", 0, "remoting (gRPC) port; 0 picks a free one")
 	fs.StringVar(&c.Provider, "provider", ProviderAutomanaged, "cluster provider: automanaged|etcd")
 	fs.IntVar(&c.AutomanagedPort, "automanaged-port", 6330, "automanaged /_health port (bound on -host); 0 picks a free one")
@@ -111,8 +116,21 @@ func (c Config) Validate() error {
 		return &ConfigError{"heartbeat-expiration", "must be positive"}
 	}
 	ip := net.ParseIP(c.Host)
-	if ip == nil || !ip.IsLoopback() {
-		return &ConfigError{"host", fmt.Sprintf("%q is not a loopback IP address", c.Host)}
+	switch {
+	case c.Netns && (ip == nil || ip.IsUnspecified()):
+		return &ConfigError{"host", fmt.Sprintf("%q is not one IP address", c.Host)}
+	case c.Netns:
+		// A non-loopback host is only safe where nothing outside the test
+		// can reach it: a network namespace of the test's own.
+		private, err := inPrivateNetns()
+		if err != nil {
+			return &ConfigError{"netns", err.Error()}
+		}
+		if !private {
+			return &ConfigError{"netns", "this process is not in a named network namespace; run it with `ip netns exec`"}
+		}
+	case ip == nil || !ip.IsLoopback():
+		return &ConfigError{"host", fmt.Sprintf("%q is not a loopback IP address (see -netns)", c.Host)}
 	}
 	for _, h := range c.AutomanagedHosts {
 		if _, _, err := net.SplitHostPort(h); err != nil {
@@ -126,4 +144,25 @@ func (c Config) Validate() error {
 		return &ConfigError{"etcd-base-key", "must not be empty"}
 	}
 	return nil
+}
+
+// inPrivateNetns reports whether this process runs in a named network
+// namespace, one made by `ip netns add` (its handle is bind-mounted under
+// /run/netns) and entered with `ip netns exec`. A variable for tests.
+var inPrivateNetns = func() (bool, error) {
+	var self syscall.Stat_t
+	if err := syscall.Stat("/proc/self/ns/net", &self); err != nil {
+		return false, fmt.Errorf("cannot tell the network namespace: %v", err)
+	}
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return false, nil // no named namespaces at all
+	}
+	for _, e := range entries {
+		var ns syscall.Stat_t
+		if syscall.Stat(filepath.Join("/run/netns", e.Name()), &ns) == nil && ns.Dev == self.Dev && ns.Ino == self.Ino {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -60,3 +60,42 @@ func TestParseFlagsRejectsBadValues(t *testing.T) {
 		t.Errorf("unknown flag accepted")
 	}
 }
+
+func TestNetnsAllowsAPrivateAddressOnlyInAPrivateNamespace(t *testing.T) {
+	defer func(f func() (bool, error)) { inPrivateNetns = f }(inPrivateNetns)
+	args := []string{"-netns", "-host", "10.77.0.1"}
+
+	inPrivateNetns = func() (bool, error) { return false, nil }
+	var ce *ConfigError
+	if _, err := ParseFlags(args, io.Discard); !errors.As(err, &ce) || ce.Flag != "netns" {
+		t.Fatalf("initial namespace: got %v, want a ConfigError for -netns", err)
+	}
+	if _, err := ParseFlags([]string{"-host", "10.77.0.1"}, io.Discard); !errors.As(err, &ce) || ce.Flag != "host" {
+		t.Fatalf("without -netns: got %v, want a ConfigError for -host", err)
+	}
+
+	inPrivateNetns = func() (bool, error) { return true, nil }
+	c, err := ParseFlags(args, io.Discard)
+	if err != nil || !c.Netns || c.Host != "10.77.0.1" {
+		t.Fatalf("private namespace: got %+v, %v", c, err)
+	}
+	if _, err := ParseFlags([]string{"-netns", "-host", "0.0.0.0"}, io.Discard); !errors.As(err, &ce) || ce.Flag != "host" {
+		t.Fatalf("unspecified host: got %v, want a ConfigError for -host", err)
+	}
+}
+
+func TestNetnsIsRefusedOutsideANamedNamespace(t *testing.T) {
+	// The real check, unmocked: `go test` is not started under `ip netns
+	// exec`, so -netns must be refused here.
+	private, err := inPrivateNetns()
+	if err != nil {
+		t.Skipf("no /proc namespace links: %v", err)
+	}
+	if private {
+		t.Skip("go test itself runs in a private network namespace")
+	}
+	var ce *ConfigError
+	if _, err := ParseFlags([]string{"-netns", "-host", "10.77.0.1"}, io.Discard); !errors.As(err, &ce) || ce.Flag != "netns" {
+		t.Fatalf("got %v, want a ConfigError for -netns", err)
+	}
+}
