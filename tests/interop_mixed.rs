@@ -17,6 +17,8 @@
 //! e. (run right after c) the killed Rust process restarts on the same
 //!    ports and joins under a new id; its old id stays blocked on every node
 //!    that knew it, and all six reconverge with consensus on our side;
+//! c'. (at the end) a hung Go node (SIGSTOP: sockets open, nothing
+//!    answers): every Rust node blocks it by heartbeat expiry;
 //! d. graceful shutdown of a Rust node: every Go node blocks it and holds its
 //!    `left` entry within [`LEAVE_BOUND`] (less than the heartbeat
 //!    expiration); a Go node's graceful `/shutdown` makes every Rust node
@@ -702,5 +704,39 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
             && (go || rust_consensus_on(v, &expected))
     })
     .await;
+
+    // --- c'. A hung Go process (SIGSTOP): its sockets stay open, so our
+    // `/_health` polls time out (2 s each) instead of failing, and the
+    // heartbeat rule must find it: every Rust node blocks it for
+    // `HeartbeatExpired`, no sooner than the expiration allows.
+    let mut events: Vec<_> = vec![c.get("rust0").rust().subscribe()];
+    let hung = c.remove("go0");
+    let hung_id = hung.id.clone();
+    let last_heartbeat = Instant::now();
+    hung.go().signal("STOP").await;
+    let times = c
+        .detection_times(
+            &["rust0", "rustbin"],
+            last_heartbeat,
+            CRASH_BOUND,
+            "the hung Go node blocked by heartbeat expiry",
+            |go, v| blocked(go, v).contains(&hung_id) && !members(go, v).contains(&hung_id),
+        )
+        .await;
+    let reasons: Vec<Vec<BlockReason>> = events
+        .iter_mut()
+        .map(|rx| block_reasons(&events_about(rx, &hung_id)))
+        .collect();
+    eprintln!("c': a SIGSTOPped Go node blocked after {times:?}; our reasons {reasons:?}");
+    assert_eq!(reasons, [[BlockReason::HeartbeatExpired]], "{times:?}");
+    // Its last heartbeat left it at most one gossip interval before the
+    // stop; the expiration can only have run out after that.
+    assert!(
+        times
+            .iter()
+            .all(|(_, t)| *t + Duration::from_millis(400) >= HEARTBEAT_EXPIRATION),
+        "blocked sooner than the heartbeat expiration allows: {times:?}"
+    );
+    drop(hung); // kill_on_drop
     eprintln!("whole scenario took {:?}", test_start.elapsed());
 }

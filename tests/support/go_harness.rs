@@ -245,6 +245,18 @@ impl GoNode {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// Sends `signal` (a `kill` name: `STOP`, `CONT`, …) to the process.
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the harness is still running");
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{signal} {pid} failed");
+    }
+
     /// SIGKILL (a crash: no `left`, no provider deregistration).
     pub async fn kill(&mut self) {
         self.child.start_kill().unwrap();
