@@ -26,6 +26,7 @@
 //! - `member_list` — provider snapshots → topology, block list, hash.
 //! - `member_status` — Joining/Up/Suspect/Leaving/Blocked/Removed.
 //! - `consensus` — consensus checks and the topology-hash check.
+//! - `owner_alias` — Go's etcd members (`<cluster>@<id>`) gossiping as `<id>`.
 //! - `event` — [`ClusterEvent`] with timestamps.
 //! - `gossip_core` — [`GossipCore`], which ties them together.
 
@@ -39,6 +40,7 @@ mod gossip_state;
 mod member_list;
 mod member_state_delta;
 mod member_status;
+mod owner_alias;
 mod types;
 
 pub use config::{ConfigError, GossipConfig, Suspicion, TopologyDetail};

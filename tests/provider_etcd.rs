@@ -3,82 +3,18 @@
 //! layout and value, discovery through the watch, deregistration on
 //! shutdown, and lease expiry when a member dies without deregistering.
 
+#[path = "support/etcd.rs"]
+mod etcd;
 #[path = "support/net.rs"]
 mod net;
 
+use etcd::start_etcd;
 use net::{free_port, wait_for_ids};
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use etcd_client::{Client, GetOptions};
 use protogossip::provider::{self, ProviderConfig, SelfMember, etcd::EtcdConfig};
-
-struct Etcd {
-    child: Child,
-    dir: std::path::PathBuf,
-    endpoint: String,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn start_etcd() -> Etcd {
-    let (client_port, peer_port) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!(
-        "protogossip-etcd-{}-{client_port}",
-        std::process::id()
-    ));
-    let client_url = format!("http://127.0.0.1:{client_port}");
-    let peer_url = format!("http://127.0.0.1:{peer_port}");
-    let child = Command::new("etcd")
-        .args(["--name", "test", "--data-dir"])
-        .arg(&dir)
-        .args([
-            "--listen-client-urls",
-            &client_url,
-            "--advertise-client-urls",
-            &client_url,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer_url,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-        ])
-        .args(["--initial-cluster", &format!("test={peer_url}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect(
-            "the etcd binary is needed (Debian package etcd-server; scripts/test.sh installs it)",
-        );
-    let etcd = Etcd {
-        child,
-        dir,
-        endpoint: format!("127.0.0.1:{client_port}"),
-    };
-    let start = Instant::now();
-    loop {
-        if let Ok(mut c) = Client::connect([&etcd.endpoint], None).await
-            && c.get("x", None).await.is_ok()
-        {
-            return etcd;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "etcd did not start within 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn me(id: &str, port: u16) -> SelfMember {
     SelfMember {

@@ -17,6 +17,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::gossip_state::{GossipState, OwnerState};
+use super::owner_alias::OwnerAliases;
 use super::types::MemberId;
 use crate::wire::TOPOLOGY_KEY;
 
@@ -112,23 +113,30 @@ impl CheckRuntime {
     pub(crate) fn new(
         check: ConsensusCheck,
         state: &GossipState,
+        aliases: &OwnerAliases,
         active: &BTreeSet<MemberId>,
     ) -> Self {
-        let mut per_owner = BTreeMap::new();
-        for (id, o) in state.owners() {
-            if let Some(v) = (check.extract)(o) {
-                per_owner.insert(id.clone(), v);
-            }
-        }
         let mut rt = Self {
             check,
-            per_owner,
+            per_owner: BTreeMap::new(),
             counts: BTreeMap::new(),
             active_count: 0,
             current: None,
         };
+        rt.reload(state, aliases);
         rt.recount(active);
         rt
+    }
+
+    /// Re-reads every owner's value, keyed by the member each owner is
+    /// (see `owner_alias`). Call [`Self::recount`] afterwards.
+    pub(crate) fn reload(&mut self, state: &GossipState, aliases: &OwnerAliases) {
+        self.per_owner.clear();
+        for (id, o) in state.owners() {
+            if let Some(v) = (self.check.extract)(o) {
+                self.per_owner.insert(aliases.member_of(id).clone(), v);
+            }
+        }
     }
 
     pub(crate) fn id(&self) -> &str {
@@ -235,7 +243,7 @@ mod tests {
         let mut s = GossipState::new(WireProfile::Mixed);
         let active: BTreeSet<MemberId> = ["a", "b"].into_iter().map(MemberId::from).collect();
         set(&mut s, "a", 1, 1);
-        let mut rt = CheckRuntime::new(check(), &s, &active);
+        let mut rt = CheckRuntime::new(check(), &s, &OwnerAliases::default(), &active);
         assert!(rt.evaluate().is_none());
         set(&mut s, "b", 1, 1);
         rt.owner_updated(&"b".into(), s.owner("b"), true);

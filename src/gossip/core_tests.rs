@@ -631,3 +631,88 @@ fn state_of_blocked_owners_outside_the_topology_is_dropped() {
     a.tick(UnixMillis(20_200 + 3_600_000), &mut rng());
     assert!(!a.is_blocked("x"));
 }
+
+/// Go's etcd provider names members `<cluster>@<id>` while they gossip as
+/// `<id>`: their heartbeats, topology hash and `left` must still count for
+/// the member (see `owner_alias`).
+#[test]
+fn go_etcd_members_are_found_under_their_bare_gossip_owner_ids() {
+    let ids = ["c@me", "c@B", "c@C"];
+    let mut a = GossipCore::new("c@me", GossipConfig::default()).unwrap();
+    // State arriving before the provider lists the member is re-read when
+    // it does (C's topology entry below).
+    let hash = topology_hash(ids);
+    let topo = pack(&ClusterTopology {
+        topology_hash: hash,
+        ..ClusterTopology::default()
+    });
+    let early = GossipRequest {
+        from_member_id: "c@me".into(),
+        state: Some(state_of("C", &[(TOPOLOGY_KEY, 1, topo.clone())])),
+    };
+    a.on_gossip_request("127.0.0.1:3", early, UnixMillis(0));
+    a.on_provider_snapshot(
+        vec![member("c@me", 1), member("c@B", 2), member("c@C", 3)],
+        UnixMillis(1),
+    );
+    assert_eq!(a.member_status("c@B"), Some(MemberStatus::Joining));
+
+    // Heartbeats under "B" and "C" bring c@B and c@C Up.
+    heartbeat_from(&mut a, "B", "127.0.0.1:2", 1, 10);
+    heartbeat_from(&mut a, "C", "127.0.0.1:3", 1, 10);
+    a.tick(UnixMillis(20), &mut rng());
+    assert_eq!(a.member_status("c@B"), Some(MemberStatus::Up));
+    assert_eq!(a.member_status("c@C"), Some(MemberStatus::Up));
+    assert!(
+        a.owner_state_of("c@B")
+            .is_some_and(|o| o.heartbeat_received().is_some())
+    );
+
+    // Consensus counts B's hash for c@B (C's came early).
+    assert_eq!(
+        a.consensus(TOPOLOGY_CONSENSUS_CHECK),
+        Some(ConsensusState::NoConsensus)
+    );
+    let r = a.on_gossip_request(
+        "127.0.0.1:2",
+        GossipRequest {
+            from_member_id: "c@me".into(),
+            state: Some(state_of("B", &[(TOPOLOGY_KEY, 2, topo)])),
+        },
+        UnixMillis(30),
+    );
+    assert_eq!(
+        a.consensus(TOPOLOGY_CONSENSUS_CHECK),
+        Some(ConsensusState::Reached(ConsensusValue::U64(hash))),
+        "{:?}",
+        events(&r.outcome)
+    );
+
+    // B's `left` blocks c@B.
+    let left = GossipRequest {
+        from_member_id: "c@me".into(),
+        state: Some(state_of(
+            "B",
+            &[(LEFT_KEY, 3, pack(&crate::wire::Empty {}))],
+        )),
+    };
+    let r = a.on_gossip_request("127.0.0.1:2", left, UnixMillis(40));
+    assert!(events(&r.outcome).iter().any(|e| matches!(
+        e,
+        ClusterEvent::MemberBlocked { id, reason: BlockReason::Left } if id.as_str() == "c@B"
+    )));
+    assert!(a.is_blocked("c@B") && !a.is_blocked("B"));
+    assert!(a.state().owner("B").is_none(), "its state is dropped");
+    // Later gossip under "B" is ignored like any blocked member's.
+    heartbeat_from(&mut a, "B", "127.0.0.1:2", 9, 50);
+    assert!(a.state().owner("B").is_none());
+
+    // C's heartbeat expires: c@C is blocked, not "C".
+    let exp = GossipConfig::default().heartbeat_expiration.as_millis() as u64;
+    let out = a.tick(UnixMillis(10 + exp + 1), &mut rng());
+    assert!(events(&out).iter().any(|e| matches!(
+        e,
+        ClusterEvent::MemberBlocked { id, reason: BlockReason::HeartbeatExpired } if id.as_str() == "c@C"
+    )), "{:?}", events(&out));
+    assert!(a.is_blocked("c@C") && !a.is_blocked("C"));
+}

@@ -18,10 +18,11 @@ use rand_core::{Rng, TryRng};
 use super::config::{ConfigError, GossipConfig, Suspicion, TopologyDetail};
 use super::consensus::{CheckRuntime, ConsensusChange, ConsensusCheck, ConsensusState};
 use super::event::{BlockReason, ClusterEvent, TimedEvent};
-use super::gossip_state::{GossipEntry, GossipState, GossipUpdate};
+use super::gossip_state::{GossipEntry, GossipState, GossipUpdate, OwnerState};
 use super::member_list::{BlockEntry, MemberList, TopologyChange, address_of};
 use super::member_state_delta::{MemberStateDelta, Watermarks, build_delta, build_delta_with};
 use super::member_status::MemberStatus;
+use super::owner_alias::OwnerAliases;
 use super::types::{MemberId, RequestToken, UnixMillis};
 use crate::wire::any::type_url_matches;
 use crate::wire::proto::cluster::{
@@ -164,6 +165,7 @@ pub struct GossipCore {
     watermarks: Watermarks,
     members: MemberList,
     active_ids: BTreeSet<MemberId>,
+    aliases: OwnerAliases,
     records: BTreeMap<MemberId, MemberRecord>,
     checks: Vec<CheckRuntime>,
     pending: BTreeMap<RequestToken, PendingRequest>,
@@ -208,6 +210,7 @@ impl GossipCore {
             sequence: 0,
             watermarks: Watermarks::default(),
             active_ids: BTreeSet::new(),
+            aliases: OwnerAliases::default(),
             records: BTreeMap::new(),
             checks: Vec::new(),
             pending: BTreeMap::new(),
@@ -218,6 +221,7 @@ impl GossipCore {
         core.checks.push(CheckRuntime::new(
             ConsensusCheck::topology_hash(),
             &core.state,
+            &core.aliases,
             &core.active_ids,
         ));
         Ok(core)
@@ -374,7 +378,7 @@ impl GossipCore {
     pub fn add_consensus_check(&mut self, check: ConsensusCheck, now: UnixMillis) -> GossipOutcome {
         let mut out = GossipOutcome::default();
         self.checks.retain(|c| c.id() != check.id());
-        let mut rt = CheckRuntime::new(check, &self.state, &self.active_ids);
+        let mut rt = CheckRuntime::new(check, &self.state, &self.aliases, &self.active_ids);
         let change = rt.evaluate();
         self.checks.push(rt);
         if let Some(c) = change {
@@ -405,6 +409,17 @@ impl GossipCore {
     /// The whole gossip state.
     pub fn state(&self) -> &GossipState {
         &self.state
+    }
+
+    /// The gossip state member `member` publishes: under its own id, or
+    /// under its bare system id for a Go member named `<cluster>@<id>` by
+    /// Go's etcd provider (see `owner_alias`).
+    pub fn owner_state_of(&self, member: &str) -> Option<&OwnerState> {
+        self.state.owner(member).or_else(|| {
+            self.aliases
+                .alias_of(member)
+                .and_then(|a| self.state.owner(a.as_str()))
+        })
     }
 
     /// Every owner's entry under `key` (Go `GetState`).
@@ -505,10 +520,11 @@ impl GossipCore {
         now: UnixMillis,
         out: &mut GossipOutcome,
     ) {
-        let active = self.active_ids.contains(owner);
+        let member = self.aliases.member_of(owner).clone();
+        let active = self.active_ids.contains(&member);
         for c in &mut self.checks {
             if keys.iter().any(|k| c.affected_by(k)) {
-                c.owner_updated(owner, self.state.owner(owner.as_str()), active);
+                c.owner_updated(&member, self.state.owner(owner.as_str()), active);
                 if let Some(ch) = c.evaluate() {
                     Self::report(ch, now, out);
                 }
@@ -519,8 +535,9 @@ impl GossipCore {
     fn merge_remote(&mut self, remote: ProtoState, now: UnixMillis, out: &mut GossipOutcome) {
         let self_id = &self.self_id;
         let members = &self.members;
+        let aliases = &self.aliases;
         let updates = self.state.merge(remote, now, |o| {
-            o == self_id.as_str() || members.is_blocked(o)
+            o == self_id.as_str() || members.is_blocked(aliases.member_of_str(o))
         });
         if updates.is_empty() {
             return;
@@ -541,6 +558,7 @@ impl GossipCore {
         let mut i = 0;
         while i < updates.len() {
             let owner = updates[i].owner.clone();
+            let member = self.aliases.member_of(&owner).clone();
             let mut j = i;
             while j < updates.len() && updates[j].owner == owner {
                 j += 1;
@@ -555,16 +573,16 @@ impl GossipCore {
                 {
                     for b in blocked {
                         if b == self.self_id.as_str() {
-                            out.push(now, ClusterEvent::SelfBlockedByPeer { by: owner.clone() });
+                            out.push(now, ClusterEvent::SelfBlockedByPeer { by: member.clone() });
                         } else {
                             to_block.push((
                                 MemberId::from(b),
-                                BlockReason::GossipedBlockList { by: owner.clone() },
+                                BlockReason::GossipedBlockList { by: member.clone() },
                             ));
                         }
                     }
                 } else if u.key == LEFT_KEY {
-                    to_block.push((owner.clone(), BlockReason::Left));
+                    to_block.push((member.clone(), BlockReason::Left));
                 }
             }
             let keys: Vec<&str> = group.iter().map(|u| u.key.as_str()).collect();
@@ -623,8 +641,7 @@ impl GossipCore {
         );
         // A blocked member's state is dead weight: we ignore its gossip from
         // now on, so drop what we hold (Go keeps it forever).
-        self.state.remove_owner(id.as_str());
-        self.watermarks.remove_member(id.as_str());
+        self.forget_owner(id);
         let active = self.active_ids.contains(id);
         for c in &mut self.checks {
             c.owner_updated(id, None, active);
@@ -634,6 +651,17 @@ impl GossipCore {
         {
             rec.status = MemberStatus::Blocked;
             rec.since = now;
+        }
+    }
+
+    /// Drops what we hold of member `id`'s gossip, under its own id and its
+    /// alias, with the watermarks that refer to it.
+    fn forget_owner(&mut self, id: &MemberId) {
+        self.state.remove_owner(id.as_str());
+        self.watermarks.remove_member(id.as_str());
+        if let Some(alias) = self.aliases.alias_of(id.as_str()) {
+            self.state.remove_owner(alias.as_str());
+            self.watermarks.remove_member(alias.as_str());
         }
     }
 
@@ -677,8 +705,7 @@ impl GossipCore {
             out.push(now, ClusterEvent::MemberRemoved { id: id.clone() });
             // Owners and watermarks of members gone from the topology are
             // purged (Go keeps them forever).
-            self.state.remove_owner(id.as_str());
-            self.watermarks.remove_member(id.as_str());
+            self.forget_owner(&id);
             self.pending.retain(|_, p| p.target != id);
         }
         for m in &joined {
@@ -690,9 +717,19 @@ impl GossipCore {
             out.push(now, ClusterEvent::MemberJoined { member: m.clone() });
         }
         self.active_ids = self.members.active_ids();
+        let (active, list) = (&self.active_ids, &self.members);
+        let aliases_changed = self
+            .aliases
+            .rebuild(active.iter().chain(list.blocked().keys()), |s| {
+                active.contains(s) || list.is_blocked(s)
+            });
         for c in &mut self.checks {
-            for m in &left {
-                c.owner_updated(&MemberId::new(&m.id), None, false);
+            if aliases_changed {
+                c.reload(&self.state, &self.aliases);
+            } else {
+                for m in &left {
+                    c.owner_updated(&MemberId::new(&m.id), None, false);
+                }
             }
             c.recount(&self.active_ids);
             if let Some(ch) = c.evaluate() {
@@ -753,7 +790,8 @@ impl GossipCore {
         let exp = self.config.heartbeat_expiration.as_millis() as u64;
         let mut to_block: Vec<(MemberId, BlockReason)> = Vec::new();
         let mut unknown_stale: Vec<MemberId> = Vec::new();
-        for (id, o) in self.state.owners() {
+        for (owner, o) in self.state.owners() {
+            let id = self.aliases.member_of(owner);
             if *id == self.self_id || self.members.is_blocked(id.as_str()) {
                 continue;
             }
@@ -767,25 +805,20 @@ impl GossipCore {
                 && o.last_received().is_none_or(|t| now.millis_since(t) > exp)
             {
                 // Bound memory: owners never in our topology that went quiet.
-                unknown_stale.push(id.clone());
+                unknown_stale.push(owner.clone());
             }
         }
         for id in unknown_stale {
             self.state.remove_owner(id.as_str());
         }
 
-        // Status machine, walking records and owners together (both sorted).
+        // Status machine.
         let mut changes: Vec<(MemberId, ClusterEvent)> = Vec::new();
-        let mut owners = self.state.owners().peekable();
         let mut records = core::mem::take(&mut self.records);
         for (id, rec) in &mut records {
-            while owners.peek().is_some_and(|(k, _)| *k < id) {
-                owners.next();
-            }
-            let hb = match owners.peek() {
-                Some((k, o)) if *k == id => o.heartbeat_received(),
-                _ => None,
-            };
+            let hb = self
+                .owner_state_of(id.as_str())
+                .and_then(|o| o.heartbeat_received());
             if let Some(hb) = hb
                 && rec.last_beat.is_none_or(|l| hb > l)
             {
@@ -826,7 +859,6 @@ impl GossipCore {
                 _ => {}
             }
         }
-        drop(owners);
         self.records = records;
         for (_, e) in changes {
             out.push(now, e);

@@ -133,8 +133,7 @@ impl NodeStatus {
     pub(super) fn of(core: &GossipCore, address: &str, cluster: &str, now: UnixMillis) -> Self {
         let state = core.state();
         let age = |id: &str| {
-            state
-                .owner(id)
+            core.owner_state_of(id)
                 .and_then(|o| o.heartbeat_received())
                 .map(|t| now.millis_since(t))
         };

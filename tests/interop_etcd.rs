@@ -1,0 +1,272 @@
+//! Go and Rust members that find each other through one real etcd server:
+//! protoactor-go's etcd provider (in the Go harness) and ours register under
+//! the same prefix, read each other's keys, and form one cluster.
+//!
+//! The id question is the interesting part. Go's etcd provider names a
+//! member `<cluster>@<actor system id>` while Go's gossip owner (and
+//! handshake system id) stays the bare actor system id, so inside a Go
+//! cluster on etcd the member list and the gossip state never use the same
+//! key for one member. We use `<cluster>@<id>` as our one id everywhere.
+
+#[path = "support/etcd.rs"]
+mod etcd;
+#[path = "support/go_build.rs"]
+mod go_build;
+#[path = "support/go_harness.rs"]
+mod go_harness;
+#[path = "support/mixed.rs"]
+mod mixed;
+#[path = "support/net.rs"]
+mod net;
+
+use std::time::{Duration, Instant};
+
+use go_harness::GoNode;
+use mixed::{blocked, expected_hash, members, rust_consensus_on, topology_hash};
+use protogossip::{
+    gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
+    node::{NodeConfig, NodeHandle},
+    provider::{ProviderConfig, etcd::EtcdConfig},
+};
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+const CLUSTER: &str = "mixedetcd";
+const HEARTBEAT_EXPIRATION: Duration = Duration::from_secs(4);
+
+async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Vec<(bool, Result<Value, String>)> {
+    let mut out = Vec::new();
+    for g in go {
+        out.push((true, g.view().await));
+    }
+    for r in rust {
+        out.push((
+            false,
+            r.status()
+                .await
+                .map(|s| serde_json::to_value(s).unwrap())
+                .map_err(|e| e.to_string()),
+        ));
+    }
+    out
+}
+
+async fn wait_all(
+    what: &str,
+    go: &[GoNode],
+    rust: &[NodeHandle],
+    deadline: Duration,
+    ok: impl Fn(bool, &Value) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        let vs = views(go, rust).await;
+        if vs.iter().all(|(g, v)| v.as_ref().is_ok_and(|v| ok(*g, v))) {
+            return;
+        }
+        if start.elapsed() > deadline {
+            let mut dump = String::new();
+            for (_, v) in vs {
+                dump.push_str(&match v {
+                    Ok(v) => serde_json::to_string_pretty(&v).unwrap(),
+                    Err(e) => e,
+                });
+                dump.push('\n');
+            }
+            for g in go {
+                dump.push_str(&format!("--- {} stderr:\n{}\n", g.id, g.log_tail()));
+            }
+            panic!("{what}: not within {deadline:?}\n{dump}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_and_rust_members_form_one_cluster_through_etcd() {
+    let etcd = etcd::start_etcd().await;
+    let mut go_starts = Vec::new();
+    for _ in 0..2 {
+        let args: Vec<String> = [
+            "-cluster",
+            CLUSTER,
+            "-provider",
+            "etcd",
+            "-etcd-endpoints",
+            &etcd.endpoint,
+            "-heartbeat-expiration",
+            &format!("{}ms", HEARTBEAT_EXPIRATION.as_millis()),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        go_starts.push(tokio::spawn(async move { GoNode::start(&args).await }));
+    }
+    let mut rust = Vec::new();
+    for _ in 0..2 {
+        let config = NodeConfig {
+            cluster_name: CLUSTER.into(),
+            provider: ProviderConfig::Etcd(EtcdConfig {
+                endpoints: vec![etcd.endpoint.clone()],
+                ..Default::default()
+            }),
+            gossip: GossipConfig {
+                heartbeat_expiration: HEARTBEAT_EXPIRATION,
+                ..GossipConfig::default()
+            },
+            http: None,
+            ..Default::default()
+        };
+        rust.push(NodeHandle::start(config).await.unwrap());
+    }
+    let mut go = Vec::new();
+    for s in go_starts {
+        go.push(s.await.unwrap());
+    }
+    let mut go_member_ids = Vec::new();
+    for g in &go {
+        let v = g.view().await.unwrap();
+        go_member_ids.push(v["member_id"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        go_member_ids
+            .iter()
+            .zip(&go)
+            .all(|(m, g)| *m == format!("{CLUSTER}@{}", g.id)),
+        "{go_member_ids:?}"
+    );
+    let all: Vec<String> = {
+        let mut v: Vec<String> = go_member_ids
+            .iter()
+            .cloned()
+            .chain(rust.iter().map(|r| r.id().to_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    let hash = expected_hash(&all);
+    wait_all(
+        "one cluster of four through etcd",
+        &go,
+        &rust,
+        Duration::from_secs(30),
+        |g, v| {
+            members(g, v) == all
+                && topology_hash(g, v) == hash
+                && blocked(g, v).is_empty()
+                && (g || rust_consensus_on(v, &hash))
+        },
+    )
+    .await;
+    eprintln!("one cluster of four through etcd: {all:?}");
+    // Our nodes found the Go members' heartbeats under their bare ids.
+    wait_all(
+        "Go members Up on our nodes",
+        &go,
+        &rust,
+        Duration::from_secs(5),
+        |g, v| {
+            g || v["members"].as_array().is_some_and(|ms| {
+                go_member_ids.iter().all(|id| {
+                    ms.iter().any(|m| {
+                        m["id"] == id.as_str()
+                            && m["status"] == "Up"
+                            && m["heartbeat_age_ms"].as_u64().is_some_and(|a| a < 1500)
+                    })
+                })
+            })
+        },
+    )
+    .await;
+
+    let gone = |id: &str| {
+        let id = id.to_owned();
+        move |g: bool, v: &Value| !members(g, v).contains(&id) && blocked(g, v).contains(&id)
+    };
+
+    // A Rust node's graceful leave: its etcd key goes, and every Go node
+    // drops and blocks it.
+    let rust_leaver = rust.pop().unwrap();
+    let rust_leaver_id = rust_leaver.id().to_owned();
+    let left_at = Instant::now();
+    rust_leaver.shutdown(true).await.unwrap();
+    wait_all(
+        "the leaving Rust node dropped by Go",
+        &go,
+        &rust,
+        LEAVE_BOUND,
+        gone(&rust_leaver_id),
+    )
+    .await;
+    eprintln!(
+        "a Rust node's graceful leave seen by Go after {:?}",
+        left_at.elapsed()
+    );
+
+    // A Go node's graceful shutdown: our node blocks and drops its member id.
+    let mut events: Vec<_> = rust.iter().map(NodeHandle::subscribe).collect();
+    let mut leaver = go.pop().unwrap();
+    let leaver_id = go_member_ids.pop().unwrap();
+    let left_at = Instant::now();
+    leaver.shutdown(true).await;
+    wait_all(
+        "the leaving Go node blocked and dropped",
+        &go,
+        &rust,
+        LEAVE_BOUND,
+        gone(&leaver_id),
+    )
+    .await;
+    let reasons: Vec<_> = events
+        .iter_mut()
+        .map(|rx| block_reasons(rx, &leaver_id))
+        .collect();
+    eprintln!(
+        "a Go node's graceful shutdown handled after {:?}; our reasons {reasons:?}",
+        left_at.elapsed()
+    );
+    assert!(reasons.iter().all(|r| r.len() == 1), "{reasons:?}");
+    assert_eq!(leaver.wait_exit(Duration::from_secs(10)).await, Some(true));
+
+    // kill -9 of the other Go node: our heartbeat rule (4 s) or the etcd
+    // lease finds it.
+    let mut victim = go.pop().unwrap();
+    let victim_id = go_member_ids.pop().unwrap();
+    let killed = Instant::now();
+    victim.kill().await;
+    wait_all(
+        "the killed Go node blocked and dropped",
+        &go,
+        &rust,
+        CRASH_BOUND,
+        gone(&victim_id),
+    )
+    .await;
+    let reasons: Vec<_> = events
+        .iter_mut()
+        .map(|rx| block_reasons(rx, &victim_id))
+        .collect();
+    eprintln!(
+        "a killed Go node blocked after {:?}; our reasons {reasons:?}",
+        killed.elapsed()
+    );
+    assert!(reasons.iter().all(|r| r.len() == 1), "{reasons:?}");
+}
+
+/// Graceful leave bound (seen: 0.1 s both ways).
+const LEAVE_BOUND: Duration = Duration::from_secs(6);
+/// Crash bound: heartbeat expiration + 2 s.
+const CRASH_BOUND: Duration = Duration::from_secs(6);
+
+/// The block reasons the stream gave for member `id` so far.
+fn block_reasons(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<BlockReason> {
+    let mut out = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        if let ClusterEvent::MemberBlocked { id: i, reason } = ev.event
+            && i.as_str() == id
+        {
+            out.push(reason);
+        }
+    }
+    out
+}
