@@ -53,7 +53,10 @@ use std::{
 };
 
 use go_harness::GoNode;
-use mixed::{RustProc, blocked, expected_hash, go_seq, members, rust_consensus_on, topology_hash};
+use mixed::{
+    RustProc, blocked, expected_hash, go_automanaged_args, go_seq, members, rust_automanaged_args,
+    rust_consensus_on, topology_hash,
+};
 use protogossip::{
     gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
     node::{NodeConfig, NodeHandle},
@@ -265,24 +268,8 @@ fn block_reasons(events: &[ClusterEvent]) -> Vec<BlockReason> {
 /// A `protogossip node` process on automanaged port `health_port` and
 /// remoting port `port`, polling
 /// `host_list`, with the scenario's refresh and heartbeat expiration.
-async fn start_binary((health_port, port): (u16, u16), host_list: String) -> RustProc {
-    let args: Vec<String> = [
-        "--cluster",
-        CLUSTER,
-        "--port",
-        &port.to_string(),
-        "--automanaged-port",
-        &health_port.to_string(),
-        "--automanaged-hosts",
-        &host_list,
-        "--automanaged-refresh-ms",
-        &REFRESH.as_millis().to_string(),
-        "--heartbeat-expiration-ms",
-        &HEARTBEAT_EXPIRATION.as_millis().to_string(),
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
+async fn start_binary(ports: (u16, u16), host_list: String) -> RustProc {
+    let args = rust_automanaged_args(CLUSTER, ports, &host_list, REFRESH, HEARTBEAT_EXPIRATION);
     let http = format!("127.0.0.1:{}", free_port());
     RustProc::start(http, &args, Stdio::null()).await
 }
@@ -297,23 +284,9 @@ async fn start_cluster() -> Cluster {
     // Go harness processes, started concurrently (each takes > 1 s).
     let mut go_starts = Vec::new();
     for port in &health[..GO] {
-        let args: Vec<String> = [
-            "-cluster",
-            CLUSTER,
-            "-automanaged-port",
-            &port.to_string(),
-            "-automanaged-hosts",
-            &host_list,
-            "-automanaged-refresh",
-            &format!("{}ms", REFRESH.as_millis()),
-            "-heartbeat-expiration",
-            &format!("{}ms", HEARTBEAT_EXPIRATION.as_millis()),
-            "-watch-keys",
-            "app-key",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        let mut args =
+            go_automanaged_args(CLUSTER, *port, &host_list, REFRESH, HEARTBEAT_EXPIRATION);
+        args.extend(["-watch-keys".into(), "app-key".into()]);
         go_starts.push(tokio::spawn(async move { GoNode::start(&args).await }));
     }
 

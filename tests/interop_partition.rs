@@ -47,7 +47,10 @@ use std::{
 };
 
 use go_harness::{GoNode, request_in};
-use mixed::{BIN, Proc, blocked, expected_hash, members, rust_consensus_on, topology_hash};
+use mixed::{
+    BIN, Proc, blocked, expected_hash, go_automanaged_args, members, rust_automanaged_args,
+    rust_consensus_on, topology_hash,
+};
 use serde_json::Value;
 
 const CLUSTER: &str = "partition";
@@ -175,16 +178,15 @@ impl RustNode {
         let http = format!("127.0.0.1:{}", RUST_HTTP_PORTS[slot]);
         let proc = Proc(
             Command::new("ip")
-                .args(["netns", "exec", ns, BIN, "node", "--cluster", CLUSTER])
+                .args(["netns", "exec", ns, BIN, "node"])
                 .args(["--host", RUST_IP, "--http", &http])
-                .args(["--port", &RUST_REMOTE_PORTS[slot].to_string()])
-                .args(["--automanaged-port", &RUST_PORTS[slot].to_string()])
-                .args(["--automanaged-hosts", host_list])
-                .args(["--automanaged-refresh-ms", &REFRESH.as_millis().to_string()])
-                .args([
-                    "--heartbeat-expiration-ms",
-                    &HEARTBEAT_EXPIRATION.as_millis().to_string(),
-                ])
+                .args(rust_automanaged_args(
+                    CLUSTER,
+                    (RUST_PORTS[slot], RUST_REMOTE_PORTS[slot]),
+                    host_list,
+                    REFRESH,
+                    HEARTBEAT_EXPIRATION,
+                ))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -342,24 +344,14 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
 
     let mut go_starts = Vec::new();
     for port in GO_PORTS {
-        let args: Vec<String> = [
-            "-netns",
-            "-host",
-            GO_IP,
-            "-cluster",
+        let mut args = vec!["-netns".into(), "-host".into(), GO_IP.into()];
+        args.extend(go_automanaged_args(
             CLUSTER,
-            "-automanaged-port",
-            &port.to_string(),
-            "-automanaged-hosts",
+            port,
             &host_list,
-            "-automanaged-refresh",
-            &format!("{}ms", REFRESH.as_millis()),
-            "-heartbeat-expiration",
-            &format!("{}ms", HEARTBEAT_EXPIRATION.as_millis()),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+            REFRESH,
+            HEARTBEAT_EXPIRATION,
+        ));
         let ns = net.go_ns.clone();
         go_starts.push(tokio::spawn(async move {
             GoNode::start_in(Some(&ns), &args).await

@@ -183,3 +183,51 @@ pub fn expected_hash(ids: &[String]) -> String {
     sorted.sort();
     protogossip::wire::topology_hash(sorted.iter().map(String::as_str)).to_string()
 }
+
+/// Go harness flags for an automanaged member on `port` that polls
+/// `host_list` every `refresh`, with heartbeat expiration `expiration`.
+pub fn go_automanaged_args(
+    cluster: &str,
+    port: u16,
+    host_list: &str,
+    refresh: Duration,
+    expiration: Duration,
+) -> Vec<String> {
+    vec![
+        "-cluster".into(),
+        cluster.into(),
+        "-automanaged-port".into(),
+        port.to_string(),
+        "-automanaged-hosts".into(),
+        host_list.into(),
+        "-automanaged-refresh".into(),
+        format!("{}ms", refresh.as_millis()),
+        "-heartbeat-expiration".into(),
+        format!("{}ms", expiration.as_millis()),
+    ]
+}
+
+/// `protogossip node` flags for the same: an automanaged member on
+/// `health_port` with remoting port `port`.
+pub fn rust_automanaged_args(
+    cluster: &str,
+    (health_port, port): (u16, u16),
+    host_list: &str,
+    refresh: Duration,
+    expiration: Duration,
+) -> Vec<String> {
+    vec![
+        "--cluster".into(),
+        cluster.into(),
+        "--port".into(),
+        port.to_string(),
+        "--automanaged-port".into(),
+        health_port.to_string(),
+        "--automanaged-hosts".into(),
+        host_list.into(),
+        "--automanaged-refresh-ms".into(),
+        refresh.as_millis().to_string(),
+        "--heartbeat-expiration-ms".into(),
+        expiration.as_millis().to_string(),
+    ]
+}
