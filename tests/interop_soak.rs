@@ -59,8 +59,13 @@ use std::{
 };
 
 use go_harness::GoNode;
-use mixed::{RustProc, expected_hash, members, rss_kib, rust_consensus_on, topology_hash};
+use mixed::{
+    RustProc, expected_hash, go_automanaged_args, members, rss_kib, rust_automanaged_args,
+    rust_consensus_on, topology_hash,
+};
 use net::free_port;
+use rand_core::{Rng, SeedableRng};
+use rand_xorshift::XorShiftRng;
 use serde_json::Value;
 
 const CLUSTER: &str = "soak";
@@ -79,26 +84,8 @@ const RSS_CEILING_KIB: u64 = 256 * 1024;
 /// The anchor's end RSS must stay below 2 × post-warm-up + this.
 const RSS_SLACK_KIB: u64 = 16 * 1024;
 
-/// xorshift64*: enough randomness to pick slots, and repeatable from a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 enum Live {
-    Go(GoNode),
+    Go(Box<GoNode>),
     Rust(RustProc),
 }
 
@@ -265,42 +252,24 @@ impl Soak {
         let s = &mut self.slots[i];
         s.starts += 1;
         if s.go {
-            let args: Vec<String> = [
-                "-cluster",
+            let args = go_automanaged_args(
                 CLUSTER,
-                "-automanaged-port",
-                &s.health_port.to_string(),
-                "-automanaged-hosts",
+                s.health_port,
                 &host_list,
-                "-automanaged-refresh",
-                &format!("{}ms", REFRESH.as_millis()),
-                "-heartbeat-expiration",
-                &format!("{}ms", HEARTBEAT_EXPIRATION.as_millis()),
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+                REFRESH,
+                HEARTBEAT_EXPIRATION,
+            );
             let g = GoNode::start(&args).await;
             s.id = g.id.clone();
-            s.live = Some(Live::Go(g));
+            s.live = Some(Live::Go(Box::new(g)));
         } else {
-            let args: Vec<String> = [
-                "--cluster",
+            let args = rust_automanaged_args(
                 CLUSTER,
-                "--port",
-                &s.port.to_string(),
-                "--automanaged-port",
-                &s.health_port.to_string(),
-                "--automanaged-hosts",
+                (s.health_port, s.port),
                 &host_list,
-                "--automanaged-refresh-ms",
-                &REFRESH.as_millis().to_string(),
-                "--heartbeat-expiration-ms",
-                &HEARTBEAT_EXPIRATION.as_millis().to_string(),
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+                REFRESH,
+                HEARTBEAT_EXPIRATION,
+            );
             let log = self.log_dir.join(format!("{}-{}.log", s.name, s.starts));
             let file = std::fs::File::create(&log).unwrap();
             let http = format!("127.0.0.1:{}", free_port());
@@ -397,7 +366,7 @@ async fn mixed_cluster_survives_random_restarts() {
             .unwrap()
             .as_nanos() as u64
     });
-    let mut rng = Rng(seed | 1);
+    let mut rng = XorShiftRng::seed_from_u64(seed);
     let run_start = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -455,10 +424,10 @@ async fn mixed_cluster_survives_random_restarts() {
     let mut times = Times::default();
     let mut events = 0usize;
     while started.elapsed() < duration {
-        tokio::time::sleep(Duration::from_millis(2_000 + rng.below(3_000))).await;
+        tokio::time::sleep(Duration::from_millis(2_000 + rng.next_u64() % 3_000)).await;
         // Any slot but the anchor (index 3).
-        let i = [0, 1, 2, 4, 5][rng.below(5) as usize];
-        let graceful = rng.below(2) == 0;
+        let i = [0, 1, 2, 4, 5][(rng.next_u64() % 5) as usize];
+        let graceful = rng.next_u64() % 2 == 0;
         let lang = if soak.slots[i].go { "go" } else { "rust" };
         let kind: &'static str = match (graceful, lang) {
             (true, "go") => "go graceful",
