@@ -343,6 +343,17 @@ async fn start_cluster() -> Cluster {
 async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     let test_start = Instant::now();
     let mut c = start_cluster().await;
+    // f. The Go nodes run the protoactor-go that go-interop/go.mod pins.
+    let pinned = go_harness::pinned_protoactor_versions();
+    for n in c.nodes.iter().filter(|n| n.is_go()) {
+        assert!(
+            pinned.contains(&n.go().protoactor_go),
+            "{} runs protoactor-go {}, go.mod pins {pinned:?}",
+            n.name,
+            n.go().protoactor_go
+        );
+    }
+    eprintln!("f: Go nodes run protoactor-go {pinned:?} (every pinned version)");
 
     // --- a. One cluster: same members, same topology hash, our consensus.
     let mut all: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();

@@ -85,7 +85,7 @@ const RSS_CEILING_KIB: u64 = 256 * 1024;
 const RSS_SLACK_KIB: u64 = 16 * 1024;
 
 enum Live {
-    Go(Box<GoNode>),
+    Go(GoNode),
     Rust(RustProc),
 }
 
@@ -261,7 +261,7 @@ impl Soak {
             );
             let g = GoNode::start(&args).await;
             s.id = g.id.clone();
-            s.live = Some(Live::Go(Box::new(g)));
+            s.live = Some(Live::Go(g));
         } else {
             let args = rust_automanaged_args(
                 CLUSTER,

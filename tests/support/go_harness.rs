@@ -122,9 +122,29 @@ pub async fn request_in(
     Ok((code, body.to_owned()))
 }
 
+/// Every protoactor-go version `go-interop/go.mod` pins (its `require`
+/// lines for the module; today one).
+pub fn pinned_protoactor_versions() -> Vec<String> {
+    let go_mod = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("go-interop/go.mod"),
+    )
+    .expect("read go-interop/go.mod");
+    go_mod
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some("github.com/asynkron/protoactor-go"))
+                .then(|| words.next().map(str::to_owned))
+                .flatten()
+        })
+        .collect()
+}
+
 /// A running harness node.
 pub struct GoNode {
-    child: Child,
+    /// Boxed: a tokio `Child` is large, and `GoNode`s sit in enums beside
+    /// small variants.
+    child: Box<Child>,
     /// The network namespace it runs in (`None`: this process's own).
     netns: Option<String>,
     /// Actor system id (= gossip owner id and automanaged member id).
@@ -133,6 +153,8 @@ pub struct GoNode {
     pub address: String,
     /// HTTP API address.
     pub http: String,
+    /// The protoactor-go version linked into the harness (module build info).
+    pub protoactor_go: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -192,11 +214,12 @@ impl GoNode {
         .unwrap();
         let field = |k: &str| ready[k].as_str().unwrap().to_owned();
         GoNode {
-            child,
+            child: Box::new(child),
             netns: netns.map(str::to_owned),
             id: field("id"),
             address: field("address"),
             http: field("http"),
+            protoactor_go: field("protoactor_go"),
             log,
         }
     }
