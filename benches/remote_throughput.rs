@@ -40,6 +40,22 @@ async fn wait_routed(b: &RemoteHandle, n: u64) {
     }
 }
 
+/// Sends `n` copies of `message` from A to `target` and waits until B has
+/// routed them all.
+async fn send_and_wait(
+    a: &RemoteHandle,
+    b: &RemoteHandle,
+    target: &Pid,
+    message: &GrainResponse,
+    n: u64,
+) {
+    let done = b.metrics().eventstream_messages + n;
+    for _ in 0..n {
+        a.send(target.clone(), message.clone(), None).unwrap();
+    }
+    wait_routed(b, done).await;
+}
+
 fn run(c: &mut Criterion, name: &str, payload: usize, per_iter: u64) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -53,50 +69,30 @@ fn run(c: &mut Criterion, name: &str, payload: usize, per_iter: u64) {
     };
     // Bytes on the wire per iteration, measured once.
     let before = a.metrics().outbound_bytes;
-    let routed = b.metrics().eventstream_messages;
-    rt.block_on(async {
-        for _ in 0..per_iter {
-            a.send(target.clone(), message.clone(), None).unwrap();
-        }
-        wait_routed(&b, routed + per_iter).await;
-    });
+    rt.block_on(send_and_wait(&a, &b, &target, &message, per_iter));
     let bytes = a.metrics().outbound_bytes - before;
 
     let mut group = c.benchmark_group("remote_loopback");
     group.measurement_time(Duration::from_secs(8));
     group.sample_size(10);
-    group.throughput(Throughput::Elements(per_iter));
-    group.bench_function(format!("{name}_envelopes"), |bench| {
-        bench.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let done = b.metrics().eventstream_messages + per_iter;
-                    for _ in 0..per_iter {
-                        a.send(target.clone(), message.clone(), None).unwrap();
+    // The same measurement reported per envelope and per byte.
+    for (unit, throughput) in [
+        ("envelopes", Throughput::Elements(per_iter)),
+        ("bytes", Throughput::Bytes(bytes)),
+    ] {
+        group.throughput(throughput);
+        group.bench_function(format!("{name}_{unit}"), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        send_and_wait(&a, &b, &target, &message, per_iter).await;
                     }
-                    wait_routed(&b, done).await;
-                }
-                start.elapsed()
-            })
+                    start.elapsed()
+                })
+            });
         });
-    });
-    group.throughput(Throughput::Bytes(bytes));
-    group.bench_function(format!("{name}_bytes"), |bench| {
-        bench.iter_custom(|iters| {
-            rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let done = b.metrics().eventstream_messages + per_iter;
-                    for _ in 0..per_iter {
-                        a.send(target.clone(), message.clone(), None).unwrap();
-                    }
-                    wait_routed(&b, done).await;
-                }
-                start.elapsed()
-            })
-        });
-    });
+    }
     group.finish();
     rt.block_on(async {
         a.shutdown(true).await;

@@ -4,6 +4,8 @@
 //! cheap), starts it on a free loopback port and drives it over stdin. Every
 //! wait has a deadline; on failure the Go process's output is printed.
 
+#[path = "remote_support/fixture.rs"]
+mod fixture;
 #[path = "support/go_build.rs"]
 mod go_build;
 #[path = "remote_support/go_peer.rs"]
@@ -13,31 +15,22 @@ mod net;
 
 use std::time::Duration;
 
+use fixture::{config_bound_to, gossip_node, next_event, pid};
 use go_peer::{DEADLINE, GoPeer, free_port};
 use protogossip::{
     remote::{
-        EventStreamMessage, Handlers, Remote, RemoteConfig, RemoteEvent, RemoteHandle,
-        TerminationReason, TransportError,
+        EventStreamMessage, RemoteConfig, RemoteEvent, RemoteHandle, TerminationReason,
+        TransportError,
     },
     wire::{
         WireMessage,
         proto::{
             actor::Pid,
-            cluster::{
-                GossipKeyValue, GossipMemberState, GossipRequest, GossipResponse, GossipState,
-            },
+            cluster::{GossipKeyValue, GossipMemberState, GossipRequest, GossipState},
         },
     },
 };
 use tokio::{sync::broadcast, time::timeout};
-
-fn pid(address: &str, id: &str) -> Pid {
-    Pid {
-        address: address.into(),
-        id: id.into(),
-        request_id: 0,
-    }
-}
 
 fn gossip_request() -> GossipRequest {
     let mut members = std::collections::BTreeMap::new();
@@ -57,41 +50,56 @@ fn gossip_request() -> GossipRequest {
     }
 }
 
-async fn start_rust(config: RemoteConfig) -> RemoteHandle {
-    let handlers = Handlers::new().with_gossip(|_sender, _req: GossipRequest| async {
-        GossipResponse {
-            state: Some(GossipState::default()),
-        }
-    });
-    Remote::start(config, handlers).await.expect("start remote")
+/// Starts a Rust node with the default config and a Go peer on a free port.
+async fn rust_and_go() -> (RemoteHandle, GoPeer) {
+    let rust = gossip_node(RemoteConfig::default()).await;
+    let go = GoPeer::start(free_port(), &[]).await;
+    (rust, go)
 }
 
+/// Quits Go cleanly, then shuts the Rust node down gracefully.
+async fn finish(go: GoPeer, rust: RemoteHandle) {
+    go.quit().await;
+    rust.shutdown(true).await;
+}
+
+/// The first event matching `pred`; panics with Go's output after `DEADLINE`.
 async fn wait_event(
     rx: &mut broadcast::Receiver<RemoteEvent>,
     go: &GoPeer,
     pred: impl Fn(&RemoteEvent) -> bool,
 ) -> RemoteEvent {
-    let r = timeout(DEADLINE, async {
-        loop {
-            match rx.recv().await {
-                Ok(e) if pred(&e) => return Some(e),
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => return None,
-            }
-        }
+    next_event(rx, DEADLINE, pred)
+        .await
+        .unwrap_or_else(|| panic!("expected event not seen; Go output:\n{}", go.output()))
+}
+
+/// Asks Go's `echo` actor, asserts an answer, and returns the member id of
+/// the endpoint that connected for it.
+async fn echo_and_connected_member_id(
+    rust: &RemoteHandle,
+    echo: &Pid,
+    events: &mut broadcast::Receiver<RemoteEvent>,
+    go: &GoPeer,
+) -> String {
+    let answer = rust
+        .request(echo.clone(), gossip_request(), Duration::from_secs(10))
+        .await;
+    assert!(answer.is_ok(), "{answer:?}\n{}", go.output());
+    let RemoteEvent::EndpointConnected { member_id, .. } = wait_event(events, go, |e| {
+        matches!(e, RemoteEvent::EndpointConnected { .. })
     })
-    .await;
-    match r {
-        Ok(Some(e)) => e,
-        _ => panic!("expected event not seen; Go output:\n{}", go.output()),
-    }
+    .await
+    else {
+        unreachable!()
+    };
+    member_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_request_to_go_echo_gets_the_go_answer() {
-    let rust = start_rust(RemoteConfig::default()).await;
+    let (rust, mut go) = rust_and_go().await;
     let mut events = rust.subscribe_events();
-    let mut go = GoPeer::start(free_port(), &[]).await;
 
     let request = gossip_request();
     let answer = rust
@@ -151,44 +159,28 @@ async fn rust_request_to_go_echo_gets_the_go_answer() {
         m.envelopes_bad_index + m.envelopes_unknown_type + m.envelopes_malformed,
         0
     );
-    go.quit().await;
-    rust.shutdown(true).await;
+    finish(go, rust).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_requests_to_rust_get_rust_answers() {
-    let rust = start_rust(RemoteConfig::default()).await;
+    let (rust, mut go) = rust_and_go().await;
     let mut eventstream = rust.subscribe_eventstream();
-    let mut go = GoPeer::start(free_port(), &[]).await;
     let addr = rust.address().to_owned();
 
-    go.cmd(&format!("gossip {addr}")).await;
-    let reply = go
-        .expect(|l| l.starts_with("reply gossip") || l.starts_with("error gossip"))
+    go.assert_reply("gossip", &addr, "reply gossip cluster.GossipResponse")
         .await;
-    assert_eq!(
-        reply.trim(),
-        "reply gossip cluster.GossipResponse",
-        "{}",
-        go.output()
-    );
 
-    go.cmd(&format!("activate {addr}")).await;
-    let reply = go.expect(|l| l.contains(" activate")).await;
-    assert_eq!(
-        reply.trim(),
+    go.assert_reply(
+        "activate",
+        &addr,
         "reply activate cluster.ActivationResponse failed=true",
-        "{}",
-        go.output()
-    );
+    )
+    .await;
 
-    go.cmd(&format!("missing {addr}")).await;
-    let reply = go.expect(|l| l.contains(" missing")).await;
-    assert!(
-        reply.starts_with("error missing"),
-        "{reply}\n{}",
-        go.output()
-    );
+    let reply = go
+        .assert_reply_starts("missing", &addr, "error missing")
+        .await;
     assert!(reply.contains("dead letter"), "{reply}\n{}", go.output());
 
     go.cmd(&format!("event {addr}")).await;
@@ -208,92 +200,57 @@ async fn go_requests_to_rust_get_rust_answers() {
     assert_eq!(m.dead_letter_responses_sent, 1);
     assert_eq!(m.eventstream_messages, 1);
     assert_eq!(m.inbound_handshakes, 1, "Go uses one stream for all of it");
-    go.quit().await;
-    rust.shutdown(true).await;
+    finish(go, rust).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_graceful_shutdown_terminates_our_endpoint_and_a_restarted_go_is_reconnected() {
-    let rust = start_rust(RemoteConfig::default()).await;
+    let rust = gossip_node(RemoteConfig::default()).await;
     let mut events = rust.subscribe_events();
     let port = free_port();
     let go = GoPeer::start(port, &[]).await;
     let go_addr = go.address.clone();
     let echo = pid(&go_addr, "echo");
 
-    let first = rust
-        .request(echo.clone(), gossip_request(), Duration::from_secs(10))
-        .await;
-    assert!(first.is_ok(), "{first:?}\n{}", go.output());
-    let RemoteEvent::EndpointConnected {
-        member_id: first_id,
-        ..
-    } = wait_event(&mut events, &go, |e| {
-        matches!(e, RemoteEvent::EndpointConnected { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let first_id = echo_and_connected_member_id(&rust, &echo, &mut events, &go).await;
 
     let log = go.log.clone();
     go.quit().await;
-    let terminated = timeout(DEADLINE, async {
-        loop {
-            if let Ok(RemoteEvent::EndpointTerminated { address, reason }) = events.recv().await
-                && address == go_addr
-            {
-                return reason;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
+    let terminated = next_event(
+        &mut events,
+        DEADLINE,
+        |e| matches!(e, RemoteEvent::EndpointTerminated { address, .. } if *address == go_addr),
+    )
+    .await;
+    let Some(RemoteEvent::EndpointTerminated {
+        reason: terminated, ..
+    }) = terminated
+    else {
         panic!(
             "no EndpointTerminated; Go:\n{}",
             log.lock().unwrap().join("\n")
         )
-    });
+    };
     assert_eq!(terminated, TerminationReason::DisconnectRequest);
 
     // A new Go process (fresh system id) on the same address.
     let go = GoPeer::start(port, &[]).await;
-    let again = rust
-        .request(echo, gossip_request(), Duration::from_secs(10))
-        .await;
-    assert!(again.is_ok(), "{again:?}\n{}", go.output());
-    let RemoteEvent::EndpointConnected {
-        member_id: second_id,
-        ..
-    } = wait_event(&mut events, &go, |e| {
-        matches!(e, RemoteEvent::EndpointConnected { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
+    let second_id = echo_and_connected_member_id(&rust, &echo, &mut events, &go).await;
     assert_ne!(
         first_id, second_id,
         "the restarted Go node has a new system id"
     );
-    go.quit().await;
-    rust.shutdown(true).await;
+    finish(go, rust).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_graceful_shutdown_makes_go_drop_its_endpoint_and_redial_us() {
-    let rust = start_rust(RemoteConfig::default()).await;
+    let (rust, mut go) = rust_and_go().await;
     let bound = rust.local_addr();
     let addr = rust.address().to_owned();
-    let mut go = GoPeer::start(free_port(), &[]).await;
 
-    go.cmd(&format!("gossip {addr}")).await;
-    let reply = go.expect(|l| l.contains(" gossip")).await;
-    assert!(
-        reply.starts_with("reply gossip"),
-        "{reply}\n{}",
-        go.output()
-    );
+    go.assert_reply_starts("gossip", &addr, "reply gossip")
+        .await;
 
     // DisconnectRequest + error status: the Go writer publishes
     // EndpointTerminatedEvent (instead of keeping a dead stream, Q-T3).
@@ -302,41 +259,24 @@ async fn our_graceful_shutdown_makes_go_drop_its_endpoint_and_redial_us() {
         .await;
 
     // Same address, new process: Go dials again and gets answers.
-    let config = RemoteConfig {
-        bind: bound,
-        ..RemoteConfig::default()
-    };
-    let rust = start_rust(config).await;
+    let rust = gossip_node(config_bound_to(bound)).await;
     assert_eq!(rust.address(), addr);
-    go.cmd(&format!("gossip {addr}")).await;
-    let reply = go.expect(|l| l.contains(" gossip")).await;
-    assert_eq!(
-        reply.trim(),
-        "reply gossip cluster.GossipResponse",
-        "{}",
-        go.output()
-    );
-    go.quit().await;
-    rust.shutdown(true).await;
+    go.assert_reply("gossip", &addr, "reply gossip cluster.GossipResponse")
+        .await;
+    finish(go, rust).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocking_a_go_node_drops_its_traffic_and_stops_our_dialling() {
-    let rust = start_rust(RemoteConfig::default()).await;
+    let (rust, mut go) = rust_and_go().await;
     let mut events = rust.subscribe_events();
-    let mut go = GoPeer::start(free_port(), &[]).await;
     let addr = rust.address().to_owned();
     let go_addr = go.address.clone();
 
     // Go dials us (its handshake tells us its system id and address), and we
     // answer over our own endpoint to Go.
-    go.cmd(&format!("gossip {addr}")).await;
-    let reply = go.expect(|l| l.contains(" gossip")).await;
-    assert!(
-        reply.starts_with("reply gossip"),
-        "{reply}\n{}",
-        go.output()
-    );
+    go.assert_reply_starts("gossip", &addr, "reply gossip")
+        .await;
     let RemoteEvent::InboundConnected {
         system_id,
         address,
@@ -370,17 +310,11 @@ async fn blocking_a_go_node_drops_its_traffic_and_stops_our_dialling() {
 
     // Go keeps its stream (blocking is advisory in Go); its batches are
     // dropped, so its request times out instead of being answered.
-    go.cmd(&format!("gossip {addr}")).await;
-    let reply = go.expect(|l| l.contains(" gossip")).await;
-    assert!(
-        reply.starts_with("error gossip"),
-        "{reply}\n{}",
-        go.output()
-    );
+    go.assert_reply_starts("gossip", &addr, "error gossip")
+        .await;
     assert!(rust.metrics().inbound_batches_blocked >= 1);
     assert_eq!(rust.metrics().gossip_requests, 1);
-    go.quit().await;
-    rust.shutdown(true).await;
+    finish(go, rust).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -388,7 +322,7 @@ async fn many_and_large_requests_to_go_are_batched_within_gos_limits() {
     use protogossip::wire::proto::cluster::GrainResponse;
     // Go batches its answers by count only, so three 1.5 MiB answers may
     // arrive as one 4.5 MiB batch: we accept up to 16 MiB inbound here.
-    let rust = start_rust(RemoteConfig {
+    let rust = gossip_node(RemoteConfig {
         max_message_size: 16 << 20,
         ..RemoteConfig::default()
     })
@@ -447,6 +381,5 @@ async fn many_and_large_requests_to_go_are_batched_within_gos_limits() {
         m.endpoints_terminated, 0,
         "Go never dropped our stream: {m:?}"
     );
-    go.quit().await;
-    rust.shutdown(true).await;
+    finish(go, rust).await;
 }

@@ -2,18 +2,18 @@
 //! is counted, the stream (at worst) ends with an error status, and the
 //! server keeps serving everyone else.
 
+#[path = "remote_support/fixture.rs"]
+mod fixture;
+
 use std::time::Duration;
 
+use fixture::{DEADLINE, gossip_node, gossip_request, pid, quick_backoff, wait_event, wait_metric};
 use protogossip::{
-    remote::{
-        BackoffConfig, Handlers, Remote, RemoteConfig, RemoteHandle, RemoteMetricsSnapshot,
-        TransportError,
-    },
+    remote::{RemoteConfig, RemoteHandle, TransportError},
     wire::{
         WireMessage,
         proto::{
-            actor::Pid,
-            cluster::{GossipRequest, GossipResponse, GossipState},
+            cluster::GossipResponse,
             remote::{
                 ClientConnection, ConnectRequest, ConnectResponse, DisconnectRequest,
                 GetProcessDiagnosticsRequest, ListProcessesRequest, MessageBatch, MessageEnvelope,
@@ -26,38 +26,6 @@ use protogossip::{
 use tokio::{sync::mpsc, time::timeout};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Streaming, transport::Channel};
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-fn pid(address: &str, id: &str) -> Pid {
-    Pid {
-        address: address.into(),
-        id: id.into(),
-        request_id: 0,
-    }
-}
-
-async fn server(config: RemoteConfig) -> RemoteHandle {
-    Remote::start(
-        config,
-        Handlers::new().with_gossip(|_s, _r| async { GossipResponse::default() }),
-    )
-    .await
-    .unwrap()
-}
-
-async fn wait_metric(h: &RemoteHandle, pred: impl Fn(&RemoteMetricsSnapshot) -> bool) {
-    timeout(DEADLINE, async {
-        loop {
-            if pred(&h.metrics()) {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("metric condition not met: {:?}", h.metrics()));
-}
 
 async fn client(addr: &str) -> RemotingClient<Channel> {
     RemotingClient::connect(format!("http://{addr}"))
@@ -98,16 +66,9 @@ async fn next(s: &mut Streaming<RemoteMessage>) -> Result<Option<RemoteMessage>,
 
 /// A good node still gets answers from `h`.
 async fn still_serves(h: &RemoteHandle) {
-    let probe = server(RemoteConfig::default()).await;
+    let probe = gossip_node(RemoteConfig::default()).await;
     let r = probe
-        .request(
-            pid(h.address(), "gossip"),
-            GossipRequest {
-                from_member_id: "x".into(),
-                state: Some(GossipState::default()),
-            },
-            DEADLINE,
-        )
+        .request(pid(h.address(), "gossip"), gossip_request(), DEADLINE)
         .await;
     assert!(matches!(r, Ok(WireMessage::GossipResponse(_))), "{r:?}");
     probe.shutdown(true).await;
@@ -115,7 +76,7 @@ async fn still_serves(h: &RemoteHandle) {
 
 #[tokio::test]
 async fn handshake_answer_only_then_disconnect_request_then_error_status() {
-    let h = server(RemoteConfig::default()).await;
+    let h = gossip_node(RemoteConfig::default()).await;
     let mut c = client(h.address()).await;
     let (tx, mut s) = open(&mut c, hello("peer-1")).await.unwrap();
     let first = next(&mut s).await.unwrap().unwrap();
@@ -146,7 +107,7 @@ async fn handshake_answer_only_then_disconnect_request_then_error_status() {
 
 #[tokio::test]
 async fn unary_rpcs_are_unimplemented() {
-    let h = server(RemoteConfig::default()).await;
+    let h = gossip_node(RemoteConfig::default()).await;
     let mut c = client(h.address()).await;
     let e = c
         .list_processes(ListProcessesRequest::default())
@@ -163,7 +124,7 @@ async fn unary_rpcs_are_unimplemented() {
 
 #[tokio::test]
 async fn oversized_message_ends_only_that_stream() {
-    let h = server(RemoteConfig {
+    let h = gossip_node(RemoteConfig {
         max_message_size: 64 * 1024,
         ..RemoteConfig::default()
     })
@@ -197,7 +158,7 @@ struct Bogus {
 
 #[tokio::test]
 async fn malformed_protobuf_ends_only_that_stream() {
-    let h = server(RemoteConfig::default()).await;
+    let h = gossip_node(RemoteConfig::default()).await;
     let channel = Channel::from_shared(format!("http://{}", h.address()))
         .unwrap()
         .connect()
@@ -228,10 +189,10 @@ async fn malformed_protobuf_ends_only_that_stream() {
 
 #[tokio::test]
 async fn bad_envelopes_are_skipped_counted_and_dead_lettered() {
-    let h = server(RemoteConfig::default()).await;
+    let h = gossip_node(RemoteConfig::default()).await;
     // The requester of bad envelopes: gets DeadLetterResponses for futures it
     // no longer waits for, counts them and never answers.
-    let requester = server(RemoteConfig::default()).await;
+    let requester = gossip_node(RemoteConfig::default()).await;
     let mut events = h.subscribe_eventstream();
     let mut c = client(h.address()).await;
     let good_body = GossipResponse::default();
@@ -300,7 +261,7 @@ async fn bad_envelopes_are_skipped_counted_and_dead_lettered() {
 
 #[tokio::test]
 async fn client_connection_variant_gets_no_answer_like_go() {
-    let h = server(RemoteConfig::default()).await;
+    let h = gossip_node(RemoteConfig::default()).await;
     let mut c = client(h.address()).await;
     let first = frame(MessageType::ConnectRequest(ConnectRequest {
         connection_type: Some(ConnectionType::ClientConnection(ClientConnection {
@@ -316,7 +277,7 @@ async fn client_connection_variant_gets_no_answer_like_go() {
 
 #[tokio::test]
 async fn connection_flood_is_limited() {
-    let h = server(RemoteConfig {
+    let h = gossip_node(RemoteConfig {
         max_inbound_streams: 2,
         ..RemoteConfig::default()
     })
@@ -361,13 +322,9 @@ async fn peer_that_never_answers_the_handshake_times_out() {
             held.push(s);
         }
     });
-    let a = server(RemoteConfig {
+    let a = gossip_node(RemoteConfig {
         handshake_timeout: Duration::from_millis(200),
-        backoff: BackoffConfig {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(10),
-            max_attempts: 2,
-        },
+        backoff: quick_backoff(2),
         endpoint_queue_capacity: 2,
         ..RemoteConfig::default()
     })
@@ -466,13 +423,9 @@ async fn fake_peer(answers: Vec<RemoteMessage>) -> String {
 #[tokio::test]
 async fn grpc_peer_that_never_sends_connect_response_times_out() {
     let addr = fake_peer(vec![]).await;
-    let a = server(RemoteConfig {
+    let a = gossip_node(RemoteConfig {
         handshake_timeout: Duration::from_millis(200),
-        backoff: BackoffConfig {
-            initial: Duration::from_millis(10),
-            max: Duration::from_millis(10),
-            max_attempts: 1,
-        },
+        backoff: quick_backoff(1),
         ..RemoteConfig::default()
     })
     .await;
@@ -494,19 +447,17 @@ async fn any_frame_after_connect_response_terminates_the_endpoint() {
     // A second ConnectResponse is not a DisconnectRequest, but it still
     // ends the endpoint (Go does the same).
     let addr = fake_peer(vec![response.clone(), response]).await;
-    let a = server(RemoteConfig::default()).await;
+    let a = gossip_node(RemoteConfig::default()).await;
     let mut events = a.subscribe_events();
     a.send(pid(&addr, "x"), GossipResponse::default(), None)
         .unwrap();
-    let reason = timeout(DEADLINE, async {
-        loop {
-            if let Ok(RemoteEvent::EndpointTerminated { reason, .. }) = events.recv().await {
-                return reason;
-            }
-        }
+    let ev = wait_event(&mut events, |e| {
+        matches!(e, RemoteEvent::EndpointTerminated { .. })
     })
-    .await
-    .unwrap();
+    .await;
+    let RemoteEvent::EndpointTerminated { reason, .. } = ev else {
+        unreachable!()
+    };
     assert_eq!(reason, TerminationReason::UnexpectedMessage);
     a.shutdown(true).await;
 }

@@ -1,6 +1,11 @@
 //! Rust ↔ Rust over loopback: requests, routing, endpoints, block list,
 //! batching and shutdown. Every wait has a deadline; nothing sleeps.
 
+#[path = "remote_support/fixture.rs"]
+mod fixture;
+#[path = "support/net.rs"]
+mod net;
+
 use std::{
     sync::{
         Arc,
@@ -9,89 +14,44 @@ use std::{
     time::Duration,
 };
 
+use fixture::{
+    DEADLINE, config_bound_to, counting_gossip_node, empty_gossip_response, gossip_request, pid,
+    shutdown_all, wait_event, wait_metric,
+};
 use protogossip::{
     remote::{
         BackoffConfig, Handlers, Remote, RemoteConfig, RemoteEvent, RemoteHandle,
-        RemoteMetricsSnapshot, TerminationReason, TransportError,
+        TerminationReason, TransportError,
     },
     wire::{
         WireMessage,
-        proto::{
-            actor::Pid,
-            cluster::{
-                ActivationRequest, ActivationResponse, GossipRequest, GossipResponse, GossipState,
-                GrainResponse,
-            },
-        },
+        proto::cluster::{ActivationRequest, ActivationResponse, GossipResponse, GrainResponse},
     },
 };
-use tokio::{
-    sync::{Notify, broadcast},
-    time::timeout,
-};
+use tokio::{sync::Notify, time::timeout};
 
-const DEADLINE: Duration = Duration::from_secs(10);
 const REQ: Duration = Duration::from_secs(5);
 
-fn pid(address: &str, id: &str) -> Pid {
-    Pid {
-        address: address.into(),
-        id: id.into(),
-        request_id: 0,
-    }
+/// Starts nodes A and B with the default config; returns B's gossip call counter too.
+async fn two_nodes() -> (RemoteHandle, RemoteHandle, Arc<AtomicUsize>) {
+    let (a, _) = counting_gossip_node(RemoteConfig::default()).await;
+    let (b, b_calls) = counting_gossip_node(RemoteConfig::default()).await;
+    (a, b, b_calls)
 }
 
-fn req() -> GossipRequest {
-    GossipRequest {
-        from_member_id: "t".into(),
-        state: Some(GossipState::default()),
-    }
+/// `from` asks the `gossip` actor at address `to`, waiting up to `within`.
+async fn ask_gossip(
+    from: &RemoteHandle,
+    to: &str,
+    within: Duration,
+) -> Result<WireMessage, TransportError> {
+    from.request(pid(to, "gossip"), gossip_request(), within)
+        .await
 }
 
-/// A node whose gossip handler answers and counts.
-async fn node(config: RemoteConfig) -> (RemoteHandle, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = Arc::clone(&count);
-    let handlers = Handlers::new().with_gossip(move |sender: Option<Pid>, _r: GossipRequest| {
-        c.fetch_add(1, Ordering::SeqCst);
-        async move {
-            assert!(sender.is_some());
-            GossipResponse {
-                state: Some(GossipState::default()),
-            }
-        }
-    });
-    (Remote::start(config, handlers).await.unwrap(), count)
-}
-
-async fn wait_for(
-    rx: &mut broadcast::Receiver<RemoteEvent>,
-    pred: impl Fn(&RemoteEvent) -> bool,
-) -> RemoteEvent {
-    timeout(DEADLINE, async {
-        loop {
-            match rx.recv().await {
-                Ok(e) if pred(&e) => return e,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => panic!("event channel closed: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("event not seen before the deadline")
-}
-
-async fn wait_metric(h: &RemoteHandle, pred: impl Fn(&RemoteMetricsSnapshot) -> bool) {
-    timeout(DEADLINE, async {
-        loop {
-            if pred(&h.metrics()) {
-                return;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("metric condition not met: {:?}", h.metrics()));
+/// Whether `e` is an `EndpointTerminated` event.
+fn is_terminated(e: &RemoteEvent) -> bool {
+    matches!(e, RemoteEvent::EndpointTerminated { .. })
 }
 
 fn fast_backoff() -> BackoffConfig {
@@ -104,14 +64,11 @@ fn fast_backoff() -> BackoffConfig {
 
 #[tokio::test]
 async fn gossip_request_is_answered_over_the_responders_own_connection() {
-    let (a, _) = node(RemoteConfig::default()).await;
-    let (b, b_calls) = node(RemoteConfig::default()).await;
-    let answer = a.request(pid(b.address(), "gossip"), req(), REQ).await;
+    let (a, b, b_calls) = two_nodes().await;
+    let answer = ask_gossip(&a, b.address(), REQ).await;
     assert_eq!(
         answer,
-        Ok(WireMessage::GossipResponse(GossipResponse {
-            state: Some(GossipState::default())
-        }))
+        Ok(WireMessage::GossipResponse(empty_gossip_response()))
     );
     assert_eq!(b_calls.load(Ordering::SeqCst), 1);
     // Two one-directional connections: A dialled B, B dialled A back.
@@ -128,18 +85,18 @@ async fn gossip_request_is_answered_over_the_responders_own_connection() {
         b.block_list().system_id_at(a.address()).as_deref(),
         Some(a.system_id())
     );
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }
 
 #[tokio::test]
 async fn routing_of_standard_ids() {
-    let (a, _) = node(RemoteConfig::default()).await;
-    let (b, _) = node(RemoteConfig::default()).await;
+    let (a, b, _) = two_nodes().await;
     let mut b_events = b.subscribe_eventstream();
 
     // Unknown id: DeadLetterResponse with the target set.
-    let err = a.request(pid(b.address(), "nobody"), req(), REQ).await;
+    let err = a
+        .request(pid(b.address(), "nobody"), gossip_request(), REQ)
+        .await;
     assert_eq!(
         err,
         Err(TransportError::DeadLetter {
@@ -193,15 +150,14 @@ async fn routing_of_standard_ids() {
         1,
         "only the first request"
     );
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }
 
 #[tokio::test]
 async fn own_address_is_local_and_aliases_are_delivered_by_id() {
-    let (a, a_calls) = node(RemoteConfig::default()).await;
+    let (a, a_calls) = counting_gossip_node(RemoteConfig::default()).await;
     // Exactly our address: handled locally, no endpoint, no connection.
-    let local = a.request(a.pid("gossip"), req(), REQ).await;
+    let local = a.request(a.pid("gossip"), gossip_request(), REQ).await;
     assert!(
         matches!(local, Ok(WireMessage::GossipResponse(_))),
         "{local:?}"
@@ -212,9 +168,7 @@ async fn own_address_is_local_and_aliases_are_delivered_by_id() {
     // localhost:<port> is another string: a remote endpoint to ourselves,
     // and the envelope (target address localhost) is still delivered by id.
     let port = a.local_addr().port();
-    let alias = a
-        .request(pid(&format!("localhost:{port}"), "gossip"), req(), REQ)
-        .await;
+    let alias = ask_gossip(&a, &format!("localhost:{port}"), REQ).await;
     assert!(
         matches!(alias, Ok(WireMessage::GossipResponse(_))),
         "{alias:?}"
@@ -228,50 +182,34 @@ async fn own_address_is_local_and_aliases_are_delivered_by_id() {
 async fn request_timeout_and_late_response() {
     let release = Arc::new(Notify::new());
     let r = Arc::clone(&release);
-    let b = Remote::start(
-        RemoteConfig::default(),
-        Handlers::new().with_gossip(move |_s, _r| {
-            let r = Arc::clone(&r);
-            async move {
-                r.notified().await;
-                GossipResponse::default()
-            }
-        }),
-    )
-    .await
-    .unwrap();
-    let (a, _) = node(RemoteConfig::default()).await;
-    let res = a
-        .request(
-            pid(b.address(), "gossip"),
-            req(),
-            Duration::from_millis(200),
-        )
-        .await;
+    let handlers = Handlers::new().with_gossip(move |_s, _r| {
+        let r = Arc::clone(&r);
+        async move {
+            r.notified().await;
+            GossipResponse::default()
+        }
+    });
+    let b = Remote::start(RemoteConfig::default(), handlers)
+        .await
+        .unwrap();
+    let (a, _) = counting_gossip_node(RemoteConfig::default()).await;
+    let res = ask_gossip(&a, b.address(), Duration::from_millis(200)).await;
     assert_eq!(res, Err(TransportError::Timeout));
     assert_eq!(a.metrics().requests_timed_out, 1);
     wait_metric(&b, |m| m.gossip_requests == 1).await;
     release.notify_one();
     wait_metric(&a, |m| m.late_responses == 1).await;
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }
 
 #[tokio::test]
 async fn blocked_peer_gets_blocked_handshake_and_its_batches_are_dropped() {
-    let (a, _) = node(RemoteConfig::default()).await;
-    let (b, b_calls) = node(RemoteConfig::default()).await;
+    let (a, b, b_calls) = two_nodes().await;
     let mut a_events = a.subscribe_events();
     b.block(a.system_id());
-    let res = a
-        .request(
-            pid(b.address(), "gossip"),
-            req(),
-            Duration::from_millis(300),
-        )
-        .await;
+    let res = ask_gossip(&a, b.address(), Duration::from_millis(300)).await;
     assert_eq!(res, Err(TransportError::Timeout));
-    let ev = wait_for(&mut a_events, |e| {
+    let ev = wait_event(&mut a_events, |e| {
         matches!(e, RemoteEvent::EndpointConnected { .. })
     })
     .await;
@@ -290,7 +228,7 @@ async fn blocked_peer_gets_blocked_handshake_and_its_batches_are_dropped() {
 
     // Blocking by id also stops us dialling its (learned) address.
     a.block(b.system_id());
-    wait_for(&mut a_events, |e| {
+    wait_event(&mut a_events, |e| {
         matches!(
             e,
             RemoteEvent::EndpointTerminated {
@@ -301,30 +239,23 @@ async fn blocked_peer_gets_blocked_handshake_and_its_batches_are_dropped() {
     })
     .await;
     assert_eq!(
-        a.send(pid(b.address(), "gossip"), req(), None),
+        a.send(pid(b.address(), "gossip"), gossip_request(), None),
         Err(TransportError::Blocked {
             address: b.address().into()
         })
     );
     assert_eq!(a.metrics().outbound_refused_blocked, 1);
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }
 
 #[tokio::test]
 async fn remove_endpoint_terminates_and_next_send_redials() {
-    let (a, _) = node(RemoteConfig::default()).await;
-    let (b, _) = node(RemoteConfig::default()).await;
+    let (a, b, _) = two_nodes().await;
     let mut events = a.subscribe_events();
-    a.request(pid(b.address(), "gossip"), req(), REQ)
-        .await
-        .unwrap();
+    ask_gossip(&a, b.address(), REQ).await.unwrap();
     assert!(a.remove_endpoint(b.address()));
     assert!(!a.remove_endpoint(b.address()));
-    let ev = wait_for(&mut events, |e| {
-        matches!(e, RemoteEvent::EndpointTerminated { .. })
-    })
-    .await;
+    let ev = wait_event(&mut events, is_terminated).await;
     assert_eq!(
         ev,
         RemoteEvent::EndpointTerminated {
@@ -333,29 +264,20 @@ async fn remove_endpoint_terminates_and_next_send_redials() {
         }
     );
     assert!(a.endpoints().is_empty());
-    a.request(pid(b.address(), "gossip"), req(), REQ)
-        .await
-        .unwrap();
+    ask_gossip(&a, b.address(), REQ).await.unwrap();
     assert_eq!(a.metrics().endpoints_connected, 2);
     assert_eq!(b.metrics().inbound_handshakes, 2);
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }
 
 #[tokio::test]
 async fn peer_shutdown_terminates_endpoint_and_restart_reconnects() {
-    let (a, _) = node(RemoteConfig::default()).await;
-    let (b, _) = node(RemoteConfig::default()).await;
+    let (a, b, _) = two_nodes().await;
     let bound = b.local_addr();
     let mut events = a.subscribe_events();
-    a.request(pid(b.address(), "gossip"), req(), REQ)
-        .await
-        .unwrap();
+    ask_gossip(&a, b.address(), REQ).await.unwrap();
     b.shutdown(true).await;
-    let ev = wait_for(&mut events, |e| {
-        matches!(e, RemoteEvent::EndpointTerminated { .. })
-    })
-    .await;
+    let ev = wait_event(&mut events, is_terminated).await;
     assert_eq!(
         ev,
         RemoteEvent::EndpointTerminated {
@@ -364,19 +286,10 @@ async fn peer_shutdown_terminates_endpoint_and_restart_reconnects() {
         }
     );
     // A hard shutdown ends the stream with an error status, no DisconnectRequest.
-    let (b2, _) = node(RemoteConfig {
-        bind: bound,
-        ..RemoteConfig::default()
-    })
-    .await;
-    a.request(pid(b2.address(), "gossip"), req(), REQ)
-        .await
-        .unwrap();
+    let (b2, _) = counting_gossip_node(config_bound_to(bound)).await;
+    ask_gossip(&a, b2.address(), REQ).await.unwrap();
     b2.shutdown(false).await;
-    let ev = wait_for(&mut events, |e| {
-        matches!(e, RemoteEvent::EndpointTerminated { .. })
-    })
-    .await;
+    let ev = wait_event(&mut events, is_terminated).await;
     assert!(
         matches!(
             ev,
@@ -387,45 +300,30 @@ async fn peer_shutdown_terminates_endpoint_and_restart_reconnects() {
         ),
         "{ev:?}"
     );
-    let (b3, _) = node(RemoteConfig {
-        bind: bound,
-        ..RemoteConfig::default()
-    })
-    .await;
-    a.request(pid(b3.address(), "gossip"), req(), REQ)
-        .await
-        .unwrap();
+    let (b3, _) = counting_gossip_node(config_bound_to(bound)).await;
+    ask_gossip(&a, b3.address(), REQ).await.unwrap();
     assert_eq!(a.metrics().endpoints_connected, 3);
-    a.shutdown(true).await;
-    b3.shutdown(true).await;
+    shutdown_all([a, b3]).await;
 }
 
 #[tokio::test]
 async fn unreachable_peer_fails_queued_requests_after_backoff() {
-    let (a, _) = node(RemoteConfig {
+    let (a, _) = counting_gossip_node(RemoteConfig {
         backoff: fast_backoff(),
         connect_timeout: Duration::from_millis(500),
         ..RemoteConfig::default()
     })
     .await;
     let mut events = a.subscribe_events();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dead = format!("127.0.0.1:{port}");
-    let res = a.request(pid(&dead, "gossip"), req(), REQ).await;
+    let dead = format!("127.0.0.1:{}", net::free_port());
+    let res = a.request(pid(&dead, "gossip"), gossip_request(), REQ).await;
     assert_eq!(
         res,
         Err(TransportError::EndpointTerminated {
             address: dead.clone()
         })
     );
-    let ev = wait_for(&mut events, |e| {
-        matches!(e, RemoteEvent::EndpointTerminated { .. })
-    })
-    .await;
+    let ev = wait_event(&mut events, is_terminated).await;
     assert!(
         matches!(ev, RemoteEvent::EndpointTerminated { ref address, reason: TerminationReason::ConnectFailed(_) } if *address == dead),
         "{ev:?}"
@@ -437,18 +335,16 @@ async fn unreachable_peer_fails_queued_requests_after_backoff() {
 
 #[tokio::test]
 async fn many_messages_are_batched_in_order_below_the_limits() {
-    let (a, _) = node(RemoteConfig::default()).await;
+    let (a, _) = counting_gossip_node(RemoteConfig::default()).await;
     // The eventstream broadcast must hold all 2500 for this reader.
-    let (b, _) = node(RemoteConfig {
+    let (b, _) = counting_gossip_node(RemoteConfig {
         event_capacity: 4096,
         ..RemoteConfig::default()
     })
     .await;
     let mut evs = b.subscribe_eventstream();
     // Make sure the endpoint is up so the messages queue together.
-    a.request(pid(b.address(), "gossip"), req(), REQ)
-        .await
-        .unwrap();
+    ask_gossip(&a, b.address(), REQ).await.unwrap();
     let n = 2500u32;
     for i in 0..n {
         a.send(
@@ -507,13 +403,12 @@ async fn many_messages_are_batched_in_order_below_the_limits() {
         "{big:?}"
     );
     assert_eq!(a.metrics().outbound_dropped_too_large, 1);
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }
 
 #[tokio::test]
 async fn peer_that_comes_up_during_backoff_is_connected() {
-    let (a, _) = node(RemoteConfig {
+    let (a, _) = counting_gossip_node(RemoteConfig {
         backoff: BackoffConfig {
             initial: Duration::from_millis(50),
             max: Duration::from_millis(100),
@@ -522,24 +417,16 @@ async fn peer_that_comes_up_during_backoff_is_connected() {
         ..RemoteConfig::default()
     })
     .await;
-    let bound = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let bound = std::net::SocketAddr::from(([127, 0, 0, 1], net::free_port()));
     let address = bound.to_string();
     let a2 = a.clone();
     let target = pid(&address, "gossip");
-    let pending = tokio::spawn(async move { a2.request(target, req(), DEADLINE).await });
+    let pending = tokio::spawn(async move { a2.request(target, gossip_request(), DEADLINE).await });
     wait_metric(&a, |m| m.connect_failures >= 1).await;
-    let (b, b_calls) = node(RemoteConfig {
-        bind: bound,
-        ..RemoteConfig::default()
-    })
-    .await;
+    let (b, b_calls) = counting_gossip_node(config_bound_to(bound)).await;
     let r = pending.await.unwrap();
     assert!(matches!(r, Ok(WireMessage::GossipResponse(_))), "{r:?}");
     assert_eq!(b_calls.load(Ordering::SeqCst), 1);
     assert_eq!(a.metrics().endpoints_connected, 1);
-    a.shutdown(true).await;
-    b.shutdown(true).await;
+    shutdown_all([a, b]).await;
 }

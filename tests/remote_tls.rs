@@ -3,6 +3,8 @@
 
 #[path = "remote_support/certs.rs"]
 mod certs;
+#[path = "remote_support/fixture.rs"]
+mod fixture;
 #[path = "support/go_build.rs"]
 mod go_build;
 #[path = "remote_support/go_peer.rs"]
@@ -13,66 +15,42 @@ mod net;
 use std::time::Duration;
 
 use certs::TestPki;
+use fixture::{gossip_node, gossip_request, pid, quick_backoff, shutdown_all};
 use go_peer::{GoPeer, free_port};
 use protogossip::{
-    remote::{BackoffConfig, Handlers, Remote, RemoteConfig, RemoteHandle, TransportError},
-    wire::{
-        WireMessage,
-        proto::{
-            actor::Pid,
-            cluster::{GossipRequest, GossipResponse, GossipState},
-        },
-    },
+    remote::{RemoteConfig, RemoteHandle, TransportError},
+    wire::WireMessage,
 };
 
 const REQ: Duration = Duration::from_secs(10);
 
-fn pid(address: &str, id: &str) -> Pid {
-    Pid {
-        address: address.into(),
-        id: id.into(),
-        request_id: 0,
-    }
-}
-
-fn req() -> GossipRequest {
-    GossipRequest {
-        from_member_id: "t".into(),
-        state: Some(GossipState::default()),
-    }
-}
-
-async fn node(config: RemoteConfig) -> RemoteHandle {
-    Remote::start(
-        config,
-        Handlers::new().with_gossip(|_s, _r| async { GossipResponse::default() }),
-    )
+/// A node that speaks TLS with `pki`'s certificate.
+async fn tls_node(pki: &TestPki) -> RemoteHandle {
+    gossip_node(RemoteConfig {
+        tls: Some(pki.tls_config()),
+        ..RemoteConfig::default()
+    })
     .await
-    .unwrap()
 }
 
-fn one_attempt() -> BackoffConfig {
-    BackoffConfig {
-        initial: Duration::from_millis(10),
-        max: Duration::from_millis(10),
-        max_attempts: 1,
-    }
+/// A plaintext node that dials once and gives the handshake 2 s.
+async fn plaintext_node() -> RemoteHandle {
+    gossip_node(RemoteConfig {
+        backoff: quick_backoff(1),
+        handshake_timeout: Duration::from_secs(2),
+        ..RemoteConfig::default()
+    })
+    .await
 }
 
 #[tokio::test]
 async fn rust_to_rust_over_tls_and_plaintext_cannot_talk_to_tls() {
     let pki = TestPki::generate();
-    let a = node(RemoteConfig {
-        tls: Some(pki.tls_config()),
-        ..RemoteConfig::default()
-    })
-    .await;
-    let b = node(RemoteConfig {
-        tls: Some(pki.tls_config()),
-        ..RemoteConfig::default()
-    })
-    .await;
-    let r = a.request(pid(b.address(), "gossip"), req(), REQ).await;
+    let a = tls_node(&pki).await;
+    let b = tls_node(&pki).await;
+    let r = a
+        .request(pid(b.address(), "gossip"), gossip_request(), REQ)
+        .await;
     assert!(matches!(r, Ok(WireMessage::GossipResponse(_))), "{r:?}");
     assert_eq!(b.metrics().inbound_handshakes, 1);
     assert_eq!(
@@ -81,13 +59,10 @@ async fn rust_to_rust_over_tls_and_plaintext_cannot_talk_to_tls() {
         "B answered over its own TLS connection"
     );
 
-    let plain = node(RemoteConfig {
-        backoff: one_attempt(),
-        handshake_timeout: Duration::from_secs(2),
-        ..RemoteConfig::default()
-    })
-    .await;
-    let r = plain.request(pid(b.address(), "gossip"), req(), REQ).await;
+    let plain = plaintext_node().await;
+    let r = plain
+        .request(pid(b.address(), "gossip"), gossip_request(), REQ)
+        .await;
     assert!(
         matches!(r, Err(TransportError::EndpointTerminated { .. })),
         "{r:?}"
@@ -96,20 +71,20 @@ async fn rust_to_rust_over_tls_and_plaintext_cannot_talk_to_tls() {
 
     // A client trusting another CA refuses our certificate.
     let other = TestPki::generate();
-    let c = node(RemoteConfig {
+    let c = gossip_node(RemoteConfig {
         tls: Some(other.tls_config()),
-        backoff: one_attempt(),
+        backoff: quick_backoff(1),
         ..RemoteConfig::default()
     })
     .await;
-    let r = c.request(pid(b.address(), "gossip"), req(), REQ).await;
+    let r = c
+        .request(pid(b.address(), "gossip"), gossip_request(), REQ)
+        .await;
     assert!(
         matches!(r, Err(TransportError::EndpointTerminated { .. })),
         "{r:?}"
     );
-    for h in [a, b, plain, c] {
-        h.shutdown(true).await;
-    }
+    shutdown_all([a, b, plain, c]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,39 +100,32 @@ async fn rust_and_go_over_tls_both_ways() {
         "-tls-ca".to_owned(),
         arg("ca.pem"),
     ];
-    let rust = node(RemoteConfig {
-        tls: Some(pki.tls_config()),
-        ..RemoteConfig::default()
-    })
-    .await;
+    let rust = tls_node(&pki).await;
     let mut go = GoPeer::start(free_port(), &args).await;
 
     // Rust → Go echo (Go answers over its own TLS connection to us).
-    let r = rust.request(pid(&go.address, "echo"), req(), REQ).await;
+    let r = rust
+        .request(pid(&go.address, "echo"), gossip_request(), REQ)
+        .await;
     assert_eq!(
         r,
-        Ok(WireMessage::GossipRequest(req())),
+        Ok(WireMessage::GossipRequest(gossip_request())),
         "Go output:\n{}",
         go.output()
     );
     // Go → Rust gossip.
-    go.cmd(&format!("gossip {}", rust.address())).await;
-    let reply = go.expect(|l| l.contains(" gossip")).await;
-    assert_eq!(
-        reply.trim(),
+    go.assert_reply(
+        "gossip",
+        rust.address(),
         "reply gossip cluster.GossipResponse",
-        "{}",
-        go.output()
-    );
+    )
+    .await;
 
     // The Go node really is TLS-only: plaintext gets nowhere.
-    let plain = node(RemoteConfig {
-        backoff: one_attempt(),
-        handshake_timeout: Duration::from_secs(2),
-        ..RemoteConfig::default()
-    })
-    .await;
-    let r = plain.request(pid(&go.address, "echo"), req(), REQ).await;
+    let plain = plaintext_node().await;
+    let r = plain
+        .request(pid(&go.address, "echo"), gossip_request(), REQ)
+        .await;
     assert!(
         matches!(r, Err(TransportError::EndpointTerminated { .. })),
         "{r:?}"

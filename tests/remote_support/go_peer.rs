@@ -93,6 +93,29 @@ impl GoPeer {
         self.stdin.flush().await.unwrap();
     }
 
+    /// Sends `<verb> <address>` and returns Go's `reply <verb> …` or
+    /// `error <verb> …` line for it.
+    pub async fn ask(&mut self, verb: &str, address: &str) -> String {
+        self.cmd(&format!("{verb} {address}")).await;
+        let (reply, error) = (format!("reply {verb}"), format!("error {verb}"));
+        self.expect(|l| l.starts_with(&reply) || l.starts_with(&error))
+            .await
+    }
+
+    /// Asks `<verb> <address>` and asserts Go's answer line is exactly `want`.
+    pub async fn assert_reply(&mut self, verb: &str, address: &str, want: &str) {
+        let reply = self.ask(verb, address).await;
+        assert_eq!(reply.trim(), want, "{}", self.output());
+    }
+
+    /// Asks `<verb> <address>`, asserts Go's answer line starts with
+    /// `prefix`, and returns it.
+    pub async fn assert_reply_starts(&mut self, verb: &str, address: &str, prefix: &str) -> String {
+        let reply = self.ask(verb, address).await;
+        assert!(reply.starts_with(prefix), "{reply}\n{}", self.output());
+        reply
+    }
+
     /// Waits for a stdout line matching `pred`.
     pub async fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
         let found = timeout(DEADLINE, async {
