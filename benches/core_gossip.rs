@@ -5,12 +5,17 @@
 //! older sequence numbers — the worst case, every entry accepted.
 //! `delta/N`: one `MemberStateDelta` for a target with no watermarks from a
 //! state of N owners (own + up to `gossip_max_send` = 50 others).
+//! `tick/N`: one `GossipCore::tick` of a member of an N-member topology
+//! holding every member's heartbeat (failure detection and the status
+//! machine over N members, our heartbeat, fan-out of 3 deltas).
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use prost_types::Any;
-use protogossip::gossip::{GossipState, MemberId, UnixMillis, Watermarks, build_delta};
+use protogossip::gossip::{
+    GossipConfig, GossipCore, GossipState, MemberId, UnixMillis, Watermarks, build_delta,
+};
 use protogossip::wire::WireProfile;
 use protogossip::wire::proto::cluster;
 use rand_core::SeedableRng;
@@ -43,6 +48,29 @@ fn proto_state(owners: usize, seq: i64) -> cluster::GossipState {
     s
 }
 
+/// A member of an `n`-member topology that has heard every member's
+/// heartbeat once.
+fn core_with(n: usize) -> GossipCore {
+    let mut core = GossipCore::new("member-00000", GossipConfig::default()).unwrap();
+    let members = (0..n)
+        .map(|i| cluster::Member {
+            host: "127.0.0.1".into(),
+            port: 10_000 + i as i32,
+            id: format!("member-{i:05}"),
+            kinds: vec![],
+        })
+        .collect();
+    core.on_provider_snapshot(members, UnixMillis(0));
+    let mut state = proto_state(n, 1);
+    state.members.remove("member-00000");
+    let request = cluster::GossipRequest {
+        from_member_id: "member-00000".into(),
+        state: Some(state),
+    };
+    core.on_gossip_request("127.0.0.1:10001", request, UnixMillis(1));
+    core
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("core");
     for owners in [50usize, 500, 5000] {
@@ -62,6 +90,15 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("delta", owners), &owners, |b, _| {
             b.iter(|| black_box(build_delta(&local, &me, &target, &marks, 50, &mut rng)));
         });
+        if owners <= 500 {
+            group.bench_with_input(BenchmarkId::new("tick", owners), &owners, |b, &n| {
+                b.iter_batched(
+                    || core_with(n),
+                    |mut core| black_box(core.tick(UnixMillis(300), &mut rng)),
+                    BatchSize::LargeInput,
+                );
+            });
+        }
     }
     group.finish();
 }
