@@ -22,14 +22,15 @@ mod net;
 use std::time::{Duration, Instant};
 
 use go_harness::GoNode;
-use mixed::{blocked, expected_hash, members, rust_consensus_on, topology_hash};
+use mixed::{
+    block_reasons, blocked, events_about, expected_hash, members, rust_consensus_on, topology_hash,
+};
 use protogossip::{
-    gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
+    gossip::GossipConfig,
     node::{NodeConfig, NodeHandle},
     provider::{ProviderConfig, etcd::EtcdConfig},
 };
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 const CLUSTER: &str = "mixedetcd";
 const HEARTBEAT_EXPIRATION: Duration = Duration::from_secs(4);
@@ -219,7 +220,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     .await;
     let reasons: Vec<_> = events
         .iter_mut()
-        .map(|rx| block_reasons(rx, &leaver_id))
+        .map(|rx| block_reasons(&events_about(rx, &leaver_id)))
         .collect();
     eprintln!(
         "a Go node's graceful shutdown handled after {:?}; our reasons {reasons:?}",
@@ -244,7 +245,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     .await;
     let reasons: Vec<_> = events
         .iter_mut()
-        .map(|rx| block_reasons(rx, &victim_id))
+        .map(|rx| block_reasons(&events_about(rx, &victim_id)))
         .collect();
     eprintln!(
         "a killed Go node blocked after {:?}; our reasons {reasons:?}",
@@ -257,16 +258,3 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
 const LEAVE_BOUND: Duration = Duration::from_secs(6);
 /// Crash bound: heartbeat expiration + 2 s.
 const CRASH_BOUND: Duration = Duration::from_secs(6);
-
-/// The block reasons the stream gave for member `id` so far.
-fn block_reasons(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<BlockReason> {
-    let mut out = Vec::new();
-    while let Ok(ev) = rx.try_recv() {
-        if let ClusterEvent::MemberBlocked { id: i, reason } = ev.event
-            && i.as_str() == id
-        {
-            out.push(reason);
-        }
-    }
-    out
-}

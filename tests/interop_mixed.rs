@@ -54,17 +54,16 @@ use std::{
 
 use go_harness::GoNode;
 use mixed::{
-    RustProc, blocked, expected_hash, go_automanaged_args, go_seq, members, rust_automanaged_args,
-    rust_consensus_on, topology_hash,
+    RustProc, block_reasons, blocked, events_about, expected_hash, go_automanaged_args, go_seq,
+    members, removed, rust_automanaged_args, rust_consensus_on, topology_hash,
 };
 use protogossip::{
-    gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
+    gossip::{BlockReason, ClusterEvent, GossipConfig},
     node::{NodeConfig, NodeHandle},
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
     wire::proto::cluster::ClusterIdentity,
 };
 use serde_json::Value;
-use tokio::sync::broadcast;
 
 const CLUSTER: &str = "mixed";
 const REFRESH: Duration = Duration::from_millis(400);
@@ -223,46 +222,6 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-}
-
-/// The events a node's stream gave about member `id` since the last call.
-fn events_about(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<ClusterEvent> {
-    let mut out = Vec::new();
-    loop {
-        match rx.try_recv() {
-            Ok(ev) => {
-                let about = match &ev.event {
-                    ClusterEvent::MemberBlocked { id: i, .. }
-                    | ClusterEvent::MemberRemoved { id: i }
-                    | ClusterEvent::MemberLeft { id: i } => i.as_str() == id,
-                    _ => false,
-                };
-                if about {
-                    out.push(ev.event);
-                }
-            }
-            Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                panic!("event stream lagged by {n}: events about {id} lost")
-            }
-            Err(_) => return out,
-        }
-    }
-}
-
-fn removed(events: &[ClusterEvent]) -> bool {
-    events
-        .iter()
-        .any(|e| matches!(e, ClusterEvent::MemberRemoved { .. }))
-}
-
-fn block_reasons(events: &[ClusterEvent]) -> Vec<BlockReason> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            ClusterEvent::MemberBlocked { reason, .. } => Some(reason.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A `protogossip node` process on automanaged port `health_port` and

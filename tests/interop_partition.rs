@@ -48,7 +48,7 @@ use std::{
 
 use go_harness::{GoNode, request_in};
 use mixed::{
-    BIN, Proc, blocked, expected_hash, go_automanaged_args, members, rust_automanaged_args,
+    RustProc, blocked, expected_hash, go_automanaged_args, members, rust_automanaged_args,
     rust_consensus_on, topology_hash,
 };
 use serde_json::Value;
@@ -165,65 +165,24 @@ impl Drop for Net {
     }
 }
 
-/// A `protogossip node` process inside the Rust namespace.
-struct RustNode {
-    proc: Proc,
-    ns: String,
-    http: String,
-    id: String,
-}
-
-impl RustNode {
-    async fn start(ns: &str, slot: usize, host_list: &str) -> RustNode {
-        let http = format!("127.0.0.1:{}", RUST_HTTP_PORTS[slot]);
-        let proc = Proc(
-            Command::new("ip")
-                .args(["netns", "exec", ns, BIN, "node"])
-                .args(["--host", RUST_IP, "--http", &http])
-                .args(rust_automanaged_args(
-                    CLUSTER,
-                    (RUST_PORTS[slot], RUST_REMOTE_PORTS[slot]),
-                    host_list,
-                    REFRESH,
-                    HEARTBEAT_EXPIRATION,
-                ))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start protogossip in the namespace"),
-        );
-        let start = Instant::now();
-        loop {
-            if let Ok((200, body)) = request_in(Some(ns), "GET", &http, "/status").await {
-                let v: Value = serde_json::from_str(&body).unwrap();
-                let id = v["id"].as_str().unwrap().to_owned();
-                return RustNode {
-                    proc,
-                    ns: ns.to_owned(),
-                    http,
-                    id,
-                };
-            }
-            assert!(
-                start.elapsed() < mixed::RUST_START_DEADLINE,
-                "protogossip in {ns} did not serve /status on {http}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn status(&self) -> Result<Value, String> {
-        match request_in(Some(&self.ns), "GET", &self.http, "/status").await {
-            Ok((200, body)) => serde_json::from_str(&body).map_err(|e| e.to_string()),
-            Ok((s, body)) => Err(format!("status {s}: {body}")),
-            Err(e) => Err(e.to_string()),
-        }
-    }
+/// A `protogossip node` process in the Rust namespace, in slot `slot`
+/// (fixed ports, so a restart keeps its addresses).
+async fn start_rust(ns: &str, slot: usize, host_list: &str) -> RustProc {
+    let mut args = vec!["--host".to_owned(), RUST_IP.to_owned()];
+    args.extend(rust_automanaged_args(
+        CLUSTER,
+        (RUST_PORTS[slot], RUST_REMOTE_PORTS[slot]),
+        host_list,
+        REFRESH,
+        HEARTBEAT_EXPIRATION,
+    ));
+    let http = format!("127.0.0.1:{}", RUST_HTTP_PORTS[slot]);
+    RustProc::start_in(Some(ns), http, &args, Stdio::null()).await
 }
 
 struct Cluster {
     go: Vec<GoNode>,
-    rust: Vec<RustNode>,
+    rust: Vec<RustProc>,
 }
 
 impl Cluster {
@@ -359,7 +318,7 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
     }
     let mut rust = Vec::new();
     for slot in 0..3 {
-        rust.push(RustNode::start(&net.rust_ns, slot, &host_list).await);
+        rust.push(start_rust(&net.rust_ns, slot, &host_list).await);
     }
     let mut go = Vec::new();
     for s in go_starts {
@@ -431,7 +390,7 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
     }
     let mut fresh = Vec::new();
     for slot in 0..3 {
-        fresh.push(RustNode::start(&net.rust_ns, slot, &host_list).await);
+        fresh.push(start_rust(&net.rust_ns, slot, &host_list).await);
     }
     c.rust = fresh;
     let new_rust = c.rust_ids();

@@ -16,7 +16,10 @@ use std::{
 
 use serde_json::Value;
 
-use crate::go_harness::request;
+use protogossip::gossip::{BlockReason, ClusterEvent, TimedEvent};
+use tokio::sync::broadcast;
+
+use crate::go_harness::request_in;
 
 /// The `protogossip` binary built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_protogossip");
@@ -66,6 +69,8 @@ impl Drop for Proc {
 /// A `protogossip node` process and the `/status` address it serves.
 pub struct RustProc {
     pub proc: Proc,
+    /// The network namespace it runs in (`None`: this process's own).
+    pub netns: Option<String>,
     pub http: String,
     pub id: String,
 }
@@ -75,8 +80,27 @@ impl RustProc {
     /// `stderr`, e.g. `Stdio::null()` or a log file) and waits until it
     /// serves `/status`, whose `id` it records.
     pub async fn start(http: String, args: &[String], stderr: Stdio) -> RustProc {
+        RustProc::start_in(None, http, args, stderr).await
+    }
+
+    /// The same inside network namespace `netns` (with `ip netns exec`, so
+    /// the child is the node itself), `/status` read from inside it.
+    pub async fn start_in(
+        netns: Option<&str>,
+        http: String,
+        args: &[String],
+        stderr: Stdio,
+    ) -> RustProc {
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, BIN]);
+                c
+            }
+            None => Command::new(BIN),
+        };
         let proc = Proc(
-            Command::new(BIN)
+            command
                 .args(["node", "--http", &http])
                 .args(args)
                 .stdout(Stdio::null())
@@ -86,32 +110,75 @@ impl RustProc {
         );
         let started = Instant::now();
         let id = loop {
-            if let Ok((200, body)) = request("GET", &http, "/status").await {
+            if let Ok((200, body)) = request_in(netns, "GET", &http, "/status").await {
                 let v: Value = serde_json::from_str(&body).unwrap();
                 break v["id"].as_str().unwrap().to_owned();
             }
             assert!(
                 started.elapsed() < RUST_START_DEADLINE,
-                "the protogossip process ({args:?}) did not serve /status on {http}"
+                "the protogossip process ({netns:?}, {args:?}) did not serve /status on {http}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        RustProc { proc, http, id }
+        RustProc {
+            proc,
+            netns: netns.map(str::to_owned),
+            http,
+            id,
+        }
     }
 
     /// Its `/status` document.
     pub async fn status(&self) -> Result<Value, String> {
-        status_at(&self.http).await
+        match request_in(self.netns.as_deref(), "GET", &self.http, "/status").await {
+            Ok((200, body)) => serde_json::from_str(&body).map_err(|e| e.to_string()),
+            Ok((s, body)) => Err(format!("status {s}: {body}")),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 
-/// `GET /status` on `http`, parsed.
-pub async fn status_at(http: &str) -> Result<Value, String> {
-    match request("GET", http, "/status").await {
-        Ok((200, body)) => serde_json::from_str(&body).map_err(|e| e.to_string()),
-        Ok((s, body)) => Err(format!("status {s}: {body}")),
-        Err(e) => Err(e.to_string()),
+/// The events a node's stream gave about member `id` since the last call
+/// (blocked, removed, left); a lagged stream fails the test.
+pub fn events_about(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<ClusterEvent> {
+    let mut out = Vec::new();
+    loop {
+        match rx.try_recv() {
+            Ok(ev) => {
+                let about = match &ev.event {
+                    ClusterEvent::MemberBlocked { id: i, .. }
+                    | ClusterEvent::MemberRemoved { id: i }
+                    | ClusterEvent::MemberLeft { id: i } => i.as_str() == id,
+                    _ => false,
+                };
+                if about {
+                    out.push(ev.event);
+                }
+            }
+            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                panic!("event stream lagged by {n}: events about {id} lost")
+            }
+            Err(_) => return out,
+        }
     }
+}
+
+/// Whether `events` include a `MemberRemoved`.
+pub fn removed(events: &[ClusterEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, ClusterEvent::MemberRemoved { .. }))
+}
+
+/// The reasons of the `MemberBlocked` events among `events`.
+pub fn block_reasons(events: &[ClusterEvent]) -> Vec<BlockReason> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ClusterEvent::MemberBlocked { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Resident set size of process `pid` in KiB (`VmRSS` of /proc/<pid>/status).
