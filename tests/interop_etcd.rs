@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use go_harness::GoNode;
 use mixed::{
-    block_reasons, blocked, events_about, expected_hash, members, rust_consensus_on, topology_hash,
+    block_reasons, blocked, dump_views, events_about, expected_hash, members, rust_consensus_on,
+    topology_hash,
 };
 use protogossip::{
     gossip::GossipConfig,
@@ -35,19 +36,18 @@ use serde_json::Value;
 const CLUSTER: &str = "mixedetcd";
 const HEARTBEAT_EXPIRATION: Duration = Duration::from_secs(4);
 
-async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Vec<(bool, Result<Value, String>)> {
+async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Vec<(String, bool, Result<Value, String>)> {
     let mut out = Vec::new();
     for g in go {
-        out.push((true, g.view().await));
+        out.push((format!("go {}", g.id), true, g.view().await));
     }
     for r in rust {
-        out.push((
-            false,
-            r.status()
-                .await
-                .map(|s| serde_json::to_value(s).unwrap())
-                .map_err(|e| e.to_string()),
-        ));
+        let v = r
+            .status()
+            .await
+            .map(|s| serde_json::to_value(s).unwrap())
+            .map_err(|e| e.to_string());
+        out.push((format!("rust {}", r.id()), false, v));
     }
     out
 }
@@ -62,22 +62,18 @@ async fn wait_all(
     let start = Instant::now();
     loop {
         let vs = views(go, rust).await;
-        if vs.iter().all(|(g, v)| v.as_ref().is_ok_and(|v| ok(*g, v))) {
+        if vs
+            .iter()
+            .all(|(_, g, v)| v.as_ref().is_ok_and(|v| ok(*g, v)))
+        {
             return;
         }
         if start.elapsed() > deadline {
-            let mut dump = String::new();
-            for (_, v) in vs {
-                dump.push_str(&match v {
-                    Ok(v) => serde_json::to_string_pretty(&v).unwrap(),
-                    Err(e) => e,
-                });
-                dump.push('\n');
-            }
-            for g in go {
-                dump.push_str(&format!("--- {} stderr:\n{}\n", g.id, g.log_tail()));
-            }
-            panic!("{what}: not within {deadline:?}\n{dump}");
+            let tails: Vec<_> = go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
+            panic!(
+                "{what}: not within {deadline:?}\n{}",
+                dump_views(&vs, &tails)
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -160,7 +156,8 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     )
     .await;
     eprintln!("one cluster of four through etcd: {all:?}");
-    // Our nodes found the Go members' heartbeats under their bare ids.
+    // Our nodes found the Go members' heartbeats and topology hashes under
+    // their bare ids.
     wait_all(
         "Go members Up on our nodes",
         &go,
@@ -173,6 +170,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
                         m["id"] == id.as_str()
                             && m["status"] == "Up"
                             && m["heartbeat_age_ms"].as_u64().is_some_and(|a| a < 1500)
+                            && m["topology_hash"] == hash.as_str()
                     })
                 })
             })

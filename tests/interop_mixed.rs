@@ -54,8 +54,8 @@ use std::{
 
 use go_harness::GoNode;
 use mixed::{
-    RustProc, block_reasons, blocked, events_about, expected_hash, go_automanaged_args, go_seq,
-    members, removed, rust_automanaged_args, rust_consensus_on, topology_hash,
+    RustProc, block_reasons, blocked, dump_views, events_about, expected_hash, go_automanaged_args,
+    go_seq, members, removed, rust_automanaged_args, rust_consensus_on, topology_hash,
 };
 use protogossip::{
     gossip::{BlockReason, ClusterEvent, GossipConfig},
@@ -148,18 +148,18 @@ impl Cluster {
     }
 
     async fn dump(&self) -> String {
-        let mut out = String::new();
-        for (n, (name, _, v)) in self.nodes.iter().zip(self.snapshot().await) {
-            let v = match v {
-                Ok(v) => serde_json::to_string_pretty(&v).unwrap(),
-                Err(e) => format!("error: {e}"),
-            };
-            out.push_str(&format!("--- {name} ({}):\n{v}\n", n.id));
-            if let Kind::Go(g) = &n.kind {
-                out.push_str(&format!("stderr tail:\n{}\n", g.log_tail()));
-            }
-        }
-        out
+        let tails: Vec<_> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                Kind::Go(g) => Some((n.name.clone(), g.log_tail())),
+                _ => None,
+            })
+            .collect();
+        let views: Vec<_> = (self.nodes.iter().zip(self.snapshot().await))
+            .map(|(n, (name, go, v))| (format!("{name} ({})", n.id), go, v))
+            .collect();
+        dump_views(&views, &tails)
     }
 
     /// Polls every live node's view until `ok` holds for all of them.

@@ -48,8 +48,8 @@ use std::{
 
 use go_harness::{GoNode, request_in};
 use mixed::{
-    RustProc, blocked, expected_hash, go_automanaged_args, members, rust_automanaged_args,
-    rust_consensus_on, topology_hash,
+    RustProc, blocked, dump_views, expected_hash, go_automanaged_args, members,
+    rust_automanaged_args, rust_consensus_on, topology_hash,
 };
 use serde_json::Value;
 
@@ -207,18 +207,10 @@ impl Cluster {
     }
 
     async fn dump(&self) -> String {
-        let mut out = String::new();
-        for (name, _, v) in self.snapshot().await {
-            let v = match v {
-                Ok(v) => serde_json::to_string_pretty(&v).unwrap(),
-                Err(e) => format!("error: {e}"),
-            };
-            out.push_str(&format!("--- {name}:\n{v}\n"));
-        }
-        for (i, g) in self.go.iter().enumerate() {
-            out.push_str(&format!("--- go{i} stderr tail:\n{}\n", g.log_tail()));
-        }
-        out
+        let tails: Vec<_> = (self.go.iter().enumerate())
+            .map(|(i, g)| (format!("go{i}"), g.log_tail()))
+            .collect();
+        dump_views(&self.snapshot().await, &tails)
     }
 
     /// Polls until `ok(is_go, view)` holds on every node; returns, per node,

@@ -656,6 +656,8 @@ fn go_etcd_members_are_found_under_their_bare_gossip_owner_ids() {
         UnixMillis(1),
     );
     assert_eq!(a.member_status("c@B"), Some(MemberStatus::Joining));
+    assert_eq!(a.gossiped_topology_hash("c@C"), Some(hash));
+    assert_eq!(a.gossiped_topology_hash("c@B"), None);
 
     // Heartbeats under "B" and "C" bring c@B and c@C Up.
     heartbeat_from(&mut a, "B", "127.0.0.1:2", 1, 10);

@@ -422,6 +422,16 @@ impl GossipCore {
         })
     }
 
+    /// The topology hash member `member` last gossiped (its `topology`
+    /// entry, found like [`Self::owner_state_of`]); what the topology
+    /// consensus compares, so a stalled consensus shows who disagrees.
+    pub fn gossiped_topology_hash(&self, member: &str) -> Option<u64> {
+        self.owner_state_of(member)
+            .and_then(|o| o.get(TOPOLOGY_KEY))
+            .and_then(|e| topology_header(&e.value))
+            .map(|(hash, _)| hash)
+    }
+
     /// Every owner's entry under `key` (Go `GetState`).
     pub fn state_for_key<'a>(
         &'a self,

@@ -17,6 +17,13 @@ fn hash_string<S: serde::Serializer>(h: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&h.to_string())
 }
 
+fn opt_hash_string<S: serde::Serializer>(h: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match h {
+        Some(h) => s.serialize_str(&h.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
 /// Topology consensus as this node sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct ConsensusView {
@@ -90,6 +97,10 @@ pub struct MemberView {
     pub status: String,
     /// Milliseconds since its heartbeat last advanced (our clock), if ever.
     pub heartbeat_age_ms: Option<u64>,
+    /// The topology hash in its last gossiped `topology` entry, if we have
+    /// one: consensus is reached when all active members' equal ours.
+    #[serde(serialize_with = "opt_hash_string")]
+    pub topology_hash: Option<u64>,
 }
 
 /// The `/status` document.
@@ -143,6 +154,7 @@ impl NodeStatus {
             port: m.map_or(0, |m| m.port),
             status: status.to_owned(),
             heartbeat_age_ms: age(id),
+            topology_hash: core.gossiped_topology_hash(id),
         };
         let active = core.active_members();
         let mut members: Vec<MemberView> = Vec::new();

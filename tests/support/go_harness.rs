@@ -167,13 +167,18 @@ impl GoNode {
     /// Starts the harness inside network namespace `netns` (with `ip netns
     /// exec`, so the child is the harness itself) or, for `None`, here.
     pub async fn start_in(netns: Option<&str>, args: &[String]) -> GoNode {
+        // The first call runs `go build`: off the async workers, so the
+        // nodes already running in this runtime are not starved meanwhile.
+        let harness = tokio::task::spawn_blocking(harness_binary)
+            .await
+            .expect("building the Go harness");
         let mut command = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(harness_binary());
+                c.args(["netns", "exec", ns]).arg(&harness);
                 c
             }
-            None => Command::new(harness_binary()),
+            None => Command::new(&harness),
         };
         let mut child = command
             .args(args)

@@ -298,3 +298,52 @@ pub fn rust_automanaged_args(
         expiration.as_millis().to_string(),
     ]
 }
+
+/// One line on what a node's view says: its member count and ids, topology
+/// hash, block list and (ours only) consensus. A failed wait prints these
+/// first, so a truncated CI log still shows which node disagrees.
+pub fn summary(go: bool, v: &Value) -> String {
+    let consensus = if go {
+        String::new()
+    } else {
+        format!(
+            " consensus={}@{}",
+            v["topology"]["consensus"]["reached"], v["topology"]["consensus"]["hash_value"]
+        )
+    };
+    let ms = members(go, v);
+    format!(
+        "{} members={ms:?} hash={} blocked={:?}{consensus}",
+        ms.len(),
+        topology_hash(go, v),
+        blocked(go, v),
+    )
+}
+
+/// The failure report of a wait over `views` (`(name, is_go, view)`): one
+/// summary line per node, then every whole view, then `tails` (the Go
+/// nodes' log tails, `(name, tail)`).
+pub fn dump_views(
+    views: &[(String, bool, Result<Value, String>)],
+    tails: &[(String, String)],
+) -> String {
+    let mut out = String::new();
+    for (name, go, v) in views {
+        let line = match v {
+            Ok(v) => summary(*go, v),
+            Err(e) => format!("error: {e}"),
+        };
+        out.push_str(&format!("{name}: {line}\n"));
+    }
+    for (name, _, v) in views {
+        let v = match v {
+            Ok(v) => serde_json::to_string_pretty(v).unwrap(),
+            Err(e) => format!("error: {e}"),
+        };
+        out.push_str(&format!("--- {name}:\n{v}\n"));
+    }
+    for (name, tail) in tails {
+        out.push_str(&format!("--- {name} stderr tail:\n{tail}\n"));
+    }
+    out
+}
