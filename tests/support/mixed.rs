@@ -306,8 +306,17 @@ pub fn summary(go: bool, v: &Value) -> String {
     let consensus = if go {
         String::new()
     } else {
+        // Members whose gossiped topology hash is not ours hold consensus up.
+        let own = &v["topology"]["hash"];
+        let others: Vec<String> = v["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["topology_hash"] != *own)
+            .map(|m| format!("{}={}", m["id"], m["topology_hash"]))
+            .collect();
         format!(
-            " consensus={}@{}",
+            " consensus={}@{} other_hashes={others:?}",
             v["topology"]["consensus"]["reached"], v["topology"]["consensus"]["hash_value"]
         )
     };
