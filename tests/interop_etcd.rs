@@ -82,22 +82,22 @@ async fn wait_all(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let etcd = etcd::start_etcd().await;
+    let config = NodeConfig {
+        cluster_name: CLUSTER.into(),
+        provider: ProviderConfig::Etcd(EtcdConfig {
+            endpoints: vec![etcd.endpoint.clone()],
+            ..Default::default()
+        }),
+        gossip: GossipConfig {
+            heartbeat_expiration: HEARTBEAT_EXPIRATION,
+            ..GossipConfig::default()
+        },
+        http: None,
+        ..Default::default()
+    };
     let mut rust = Vec::new();
     for _ in 0..2 {
-        let config = NodeConfig {
-            cluster_name: CLUSTER.into(),
-            provider: ProviderConfig::Etcd(EtcdConfig {
-                endpoints: vec![etcd.endpoint.clone()],
-                ..Default::default()
-            }),
-            gossip: GossipConfig {
-                heartbeat_expiration: HEARTBEAT_EXPIRATION,
-                ..GossipConfig::default()
-            },
-            http: None,
-            ..Default::default()
-        };
-        rust.push(NodeHandle::start(config).await.unwrap());
+        rust.push(NodeHandle::start(config.clone()).await.unwrap());
     }
     // The Go nodes start one after the other, after ours: protoactor-go's
     // etcd provider reads the directory, then opens its watch from "now"
@@ -176,6 +176,42 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
                 })
             })
         },
+    )
+    .await;
+
+    // A Rust node joining the running cluster: the Go nodes find it
+    // through their watch (and see its re-announcements as no change).
+    rust.push(NodeHandle::start(config).await.unwrap());
+    let all: Vec<String> = {
+        let mut v = all;
+        v.push(rust[2].id().to_owned());
+        v.sort();
+        v
+    };
+    let hash = expected_hash(&all);
+    let joined_at = Instant::now();
+    wait_all(
+        "a late Rust node joins the cluster through etcd",
+        &go,
+        &rust,
+        Duration::from_secs(30),
+        |g, v| {
+            members(g, v) == all
+                && topology_hash(g, v) == hash
+                && blocked(g, v).is_empty()
+                && (g || rust_consensus_on(v, &hash))
+        },
+    )
+    .await;
+    eprintln!("a late Rust node joined after {:?}", joined_at.elapsed());
+    // A second after its last re-announcement (5 s), nothing changed.
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(joined_at.elapsed())).await;
+    wait_all(
+        "still one cluster of five",
+        &go,
+        &rust,
+        Duration::ZERO,
+        |g, v| members(g, v) == all && topology_hash(g, v) == hash && blocked(g, v).is_empty(),
     )
     .await;
 

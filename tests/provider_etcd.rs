@@ -13,7 +13,7 @@ use net::{free_port, wait_for_ids};
 
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, GetOptions};
+use etcd_client::{Client, EventType, GetOptions, WatchOptions};
 use protogossip::provider::{self, ProviderConfig, SelfMember, etcd::EtcdConfig};
 
 fn me(id: &str, port: u16) -> SelfMember {
@@ -92,6 +92,71 @@ async fn members_register_discover_leave_and_expire() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     wait_for_ids(&b, &["ec@SysB"], Duration::from_secs(1)).await;
+}
+
+/// The Puts a watcher opened from "now" (no revision, like Go's) sees for
+/// `key` within `window`.
+async fn puts_seen_by_a_late_watcher(endpoint: &str, key: &str, window: Duration) -> usize {
+    let mut client = Client::connect([endpoint], None).await.unwrap();
+    let mut stream = client
+        .watch("/protoactor/ec/", Some(WatchOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    let mut puts = 0;
+    let end = tokio::time::Instant::now() + window;
+    while let Ok(Ok(Some(resp))) = tokio::time::timeout_at(end, stream.message()).await {
+        puts += resp
+            .events()
+            .iter()
+            .filter(|e| {
+                e.event_type() == EventType::Put
+                    && e.kv().is_some_and(|kv| kv.key() == key.as_bytes())
+            })
+            .count();
+    }
+    puts
+}
+
+/// A Go node that starts while we register reads the directory before our
+/// key exists and opens its watch after our Put, so it would never see us;
+/// our re-announcement (a second Put, same lease) is what it sees. Shown
+/// with a raw watcher opened the way Go opens it, after we registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_opened_after_our_registration_still_sees_us() {
+    let etcd = start_etcd().await;
+    let cfg = EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
+        reannounce_after: vec![Duration::from_millis(500)],
+        ..Default::default()
+    };
+    let mut a = provider::start(ProviderConfig::Etcd(cfg.clone()), me("Late1", 9101))
+        .await
+        .unwrap();
+    let seen = puts_seen_by_a_late_watcher(
+        &etcd.endpoint,
+        "/protoactor/ec/ec@Late1",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(seen, 1, "one re-announcement within 2 s");
+    a.shutdown(Duration::from_secs(5)).await;
+
+    // Without re-announcements such a watcher sees nothing of us.
+    let quiet = EtcdConfig {
+        reannounce_after: vec![],
+        ..cfg
+    };
+    let mut b = provider::start(ProviderConfig::Etcd(quiet), me("Late2", 9102))
+        .await
+        .unwrap();
+    let seen = puts_seen_by_a_late_watcher(
+        &etcd.endpoint,
+        "/protoactor/ec/ec@Late2",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(seen, 0);
+    b.shutdown(Duration::from_secs(5)).await;
 }
 
 #[tokio::test]

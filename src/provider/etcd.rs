@@ -10,6 +10,14 @@
 //! re-granted (with the value put again) when renewal fails; a value with
 //! `"alive": false` counts as removed; shutdown deletes the key.
 //!
+//! One fix for a Go bug, in bytes Go already accepts: Go's provider reads
+//! the directory and only then opens its watch, from "now" rather than from
+//! the read's revision, so a Go node that starts while we register never
+//! sees our key (it sees neither the read's result nor a watch event). We
+//! therefore put our value again, same lease, shortly after registering
+//! (`reannounce_after`); a Go node that missed us takes that Put as a new
+//! member.
+//!
 //! Differences that Go cannot see: we read and watch `<base>/<cluster>/`
 //! *with* the trailing slash (Go's prefix also matches clusters whose name
 //! merely starts with ours), we key members by the etcd key in both the
@@ -41,6 +49,11 @@ pub struct EtcdConfig {
     pub retry_interval: Duration,
     /// How long connecting may take (Go: 5 s).
     pub dial_timeout: Duration,
+    /// After each registration, put our value again (same lease) after
+    /// each of these delays, so a Go node whose start overlapped our
+    /// registration finds us (see the module docs; Go does not do this).
+    /// Default 1 s and 5 s; empty turns it off.
+    pub reannounce_after: Vec<Duration>,
 }
 
 impl Default for EtcdConfig {
@@ -51,6 +64,7 @@ impl Default for EtcdConfig {
             lease_ttl: Duration::from_secs(3),
             retry_interval: Duration::from_secs(1),
             dial_timeout: Duration::from_secs(5),
+            reannounce_after: vec![Duration::from_secs(1), Duration::from_secs(5)],
         }
     }
 }
@@ -211,6 +225,19 @@ impl Registration {
         Ok(())
     }
 
+    /// Puts our value again under the current lease.
+    async fn put_again(&mut self) -> Result<(), ProviderError> {
+        self.client
+            .put(
+                self.key.clone(),
+                self.value.clone(),
+                Some(PutOptions::new().with_lease(self.lease)),
+            )
+            .await
+            .map_err(etcd_err("put"))?;
+        Ok(())
+    }
+
     /// Renews the lease once; `Ok(false)` when etcd says it has expired.
     async fn renew(&mut self) -> Result<bool, ProviderError> {
         let (mut keeper, mut stream) = self
@@ -234,6 +261,31 @@ impl Registration {
             tracing::warn!(key = %self.key, error = %e, "etcd deregistration failed; the lease will expire");
         }
         let _ = self.client.lease_revoke(self.lease).await;
+    }
+}
+
+/// The re-announcements still due after the last registration.
+struct Reannounce {
+    at: std::collections::VecDeque<tokio::time::Instant>,
+}
+
+impl Reannounce {
+    fn new(delays: &[Duration]) -> Self {
+        let now = tokio::time::Instant::now();
+        let mut at: Vec<_> = delays.iter().map(|d| now + *d).collect();
+        at.sort();
+        Self { at: at.into() }
+    }
+
+    /// Completes at the next one (and drops it); never when none is left.
+    async fn due(&mut self) {
+        match self.at.front() {
+            Some(t) => {
+                tokio::time::sleep_until(*t).await;
+                self.at.pop_front();
+            }
+            None => std::future::pending().await,
+        }
     }
 }
 
@@ -299,20 +351,29 @@ pub(super) async fn start(
     let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
     let renew_every = (config.lease_ttl / 3).max(Duration::from_millis(500));
 
+    let reannounce_after = config.reannounce_after.clone();
     let task = tokio::spawn(async move {
         let mut renew = tokio::time::interval(renew_every);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reannounce = Reannounce::new(&reannounce_after);
         loop {
             tokio::select! {
                 Ok(()) = &mut stop_rx => break,
+                () = reannounce.due() => {
+                    match reg.put_again().await {
+                        Ok(()) => tracing::debug!(key = %reg.key, "etcd member value put again"),
+                        Err(e) => tracing::warn!(error = %e, "etcd re-announcement failed"),
+                    }
+                }
                 _ = renew.tick() => {
                     match reg.renew().await {
                         Ok(true) => {}
                         outcome => {
                             tracing::warn!(?outcome, "etcd lease lost; registering again");
                             tokio::time::sleep(config.retry_interval).await;
-                            if let Err(e) = reg.register().await {
-                                tracing::warn!(error = %e, "etcd re-registration failed; retrying");
+                            match reg.register().await {
+                                Ok(()) => reannounce = Reannounce::new(&reannounce_after),
+                                Err(e) => tracing::warn!(error = %e, "etcd re-registration failed; retrying"),
                             }
                         }
                     }
