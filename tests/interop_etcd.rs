@@ -23,12 +23,11 @@ use std::time::{Duration, Instant};
 
 use go_harness::GoNode;
 use mixed::{
-    block_reasons, blocked, dump_views, events_about, expected_hash, members, rust_consensus_on,
-    topology_hash,
+    block_reasons, blocked, converged, dump_views, events_about, expected_hash, members,
+    node_config,
 };
 use protogossip::{
-    gossip::GossipConfig,
-    node::{NodeConfig, NodeHandle},
+    node::NodeHandle,
     provider::{ProviderConfig, etcd::EtcdConfig},
 };
 use serde_json::Value;
@@ -82,19 +81,11 @@ async fn wait_all(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let etcd = etcd::start_etcd().await;
-    let config = NodeConfig {
-        cluster_name: CLUSTER.into(),
-        provider: ProviderConfig::Etcd(EtcdConfig {
-            endpoints: vec![etcd.endpoint.clone()],
-            ..Default::default()
-        }),
-        gossip: GossipConfig {
-            heartbeat_expiration: HEARTBEAT_EXPIRATION,
-            ..GossipConfig::default()
-        },
-        http: None,
+    let provider = ProviderConfig::Etcd(EtcdConfig {
+        endpoints: vec![etcd.endpoint.clone()],
         ..Default::default()
-    };
+    });
+    let config = node_config(CLUSTER, provider, HEARTBEAT_EXPIRATION);
     let mut rust = Vec::new();
     for _ in 0..2 {
         rust.push(NodeHandle::start(config.clone()).await.unwrap());
@@ -148,12 +139,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
         &go,
         &rust,
         Duration::from_secs(30),
-        |g, v| {
-            members(g, v) == all
-                && topology_hash(g, v) == hash
-                && blocked(g, v).is_empty()
-                && (g || rust_consensus_on(v, &hash))
-        },
+        |g, v| converged(g, v, &all, &hash) && blocked(g, v).is_empty(),
     )
     .await;
     eprintln!("one cluster of four through etcd: {all:?}");
@@ -195,12 +181,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
         &go,
         &rust,
         Duration::from_secs(30),
-        |g, v| {
-            members(g, v) == all
-                && topology_hash(g, v) == hash
-                && blocked(g, v).is_empty()
-                && (g || rust_consensus_on(v, &hash))
-        },
+        |g, v| converged(g, v, &all, &hash) && blocked(g, v).is_empty(),
     )
     .await;
     eprintln!("a late Rust node joined after {:?}", joined_at.elapsed());
@@ -211,7 +192,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
         &go,
         &rust,
         Duration::ZERO,
-        |g, v| members(g, v) == all && topology_hash(g, v) == hash && blocked(g, v).is_empty(),
+        |g, v| converged(g, v, &all, &hash) && blocked(g, v).is_empty(),
     )
     .await;
 

@@ -54,12 +54,12 @@ use std::{
 
 use go_harness::GoNode;
 use mixed::{
-    RustProc, block_reasons, blocked, dump_views, events_about, expected_hash, go_automanaged_args,
-    go_seq, members, removed, rust_automanaged_args, rust_consensus_on, topology_hash,
+    RustProc, block_reasons, blocked, converged, dump_views, events_about, expected_hash,
+    go_automanaged_args, go_seq, members, node_config, removed, rust_automanaged_args,
 };
 use protogossip::{
-    gossip::{BlockReason, ClusterEvent, GossipConfig},
-    node::{NodeConfig, NodeHandle},
+    gossip::{BlockReason, ClusterEvent},
+    node::NodeHandle,
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
     wire::proto::cluster::ClusterIdentity,
 };
@@ -255,21 +255,13 @@ async fn start_cluster() -> Cluster {
 
     let mut nodes = Vec::new();
     for (i, port) in health[GO..GO + RUST].iter().enumerate() {
-        let config = NodeConfig {
-            cluster_name: CLUSTER.into(),
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: *port,
-                hosts: hosts.clone(),
-                refresh: REFRESH,
-                ..Default::default()
-            }),
-            gossip: GossipConfig {
-                heartbeat_expiration: HEARTBEAT_EXPIRATION,
-                ..GossipConfig::default()
-            },
-            http: None,
+        let provider = ProviderConfig::Automanaged(AutomanagedConfig {
+            port: *port,
+            hosts: hosts.clone(),
+            refresh: REFRESH,
             ..Default::default()
-        };
+        });
+        let config = node_config(CLUSTER, provider, HEARTBEAT_EXPIRATION);
         let h = NodeHandle::start(config).await.unwrap();
         nodes.push(Node {
             name: format!("rust{i}"),
@@ -322,12 +314,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     c.wait_all(
         "one cluster of 6 with one hash",
         CONVERGE_DEADLINE,
-        |go, v| {
-            members(go, v) == all
-                && topology_hash(go, v) == expected
-                && blocked(go, v).is_empty()
-                && (go || rust_consensus_on(v, &expected))
-        },
+        |go, v| converged(go, v, &all, &expected) && blocked(go, v).is_empty(),
     )
     .await;
     eprintln!(
@@ -517,10 +504,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
         CONVERGE_DEADLINE,
         |go, v| {
             let fresh = v["id"] == new_id.as_str();
-            members(go, v) == now_ids
-                && topology_hash(go, v) == expected
-                && (fresh || blocked(go, v).contains(&victim_id))
-                && (go || rust_consensus_on(v, &expected))
+            converged(go, v, &now_ids, &expected) && (fresh || blocked(go, v).contains(&victim_id))
         },
     )
     .await;
@@ -642,9 +626,7 @@ async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     rest.sort();
     let expected = expected_hash(&rest);
     c.wait_all("the survivors agree", Duration::from_secs(10), |go, v| {
-        members(go, v) == rest
-            && topology_hash(go, v) == expected
-            && (go || rust_consensus_on(v, &expected))
+        converged(go, v, &rest, &expected)
     })
     .await;
 

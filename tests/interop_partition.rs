@@ -48,8 +48,8 @@ use std::{
 
 use go_harness::{GoNode, request_in};
 use mixed::{
-    RustProc, blocked, dump_views, expected_hash, go_automanaged_args, members,
-    rust_automanaged_args, rust_consensus_on, topology_hash,
+    RustProc, blocked, converged, dump_views, expected_hash, go_automanaged_args,
+    rust_automanaged_args,
 };
 use serde_json::Value;
 
@@ -262,11 +262,6 @@ fn sorted(ids: impl Iterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = ids.collect();
     v.sort();
     v
-}
-
-/// `members`/`hash` equal `ids` and their hash; consensus on our side.
-fn converged(go: bool, v: &Value, ids: &[String], hash: &str) -> bool {
-    members(go, v) == ids && topology_hash(go, v) == hash && (go || rust_consensus_on(v, hash))
 }
 
 /// The namespaces, or `None` (with the reason printed) where this machine

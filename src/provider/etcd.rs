@@ -214,18 +214,10 @@ impl Registration {
             .await
             .map_err(etcd_err("lease grant"))?;
         self.lease = lease.id();
-        self.client
-            .put(
-                self.key.clone(),
-                self.value.clone(),
-                Some(PutOptions::new().with_lease(self.lease)),
-            )
-            .await
-            .map_err(etcd_err("put"))?;
-        Ok(())
+        self.put_again().await
     }
 
-    /// Puts our value again under the current lease.
+    /// Puts our value (again) under the current lease.
     async fn put_again(&mut self) -> Result<(), ProviderError> {
         self.client
             .put(

@@ -16,7 +16,11 @@ use std::{
 
 use serde_json::Value;
 
-use protogossip::gossip::{BlockReason, ClusterEvent, TimedEvent};
+use protogossip::{
+    gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
+    node::NodeConfig,
+    provider::ProviderConfig,
+};
 use tokio::sync::broadcast;
 
 use crate::go_harness::request_in;
@@ -237,6 +241,27 @@ pub fn blocked(go: bool, v: &Value) -> Vec<String> {
 pub fn rust_consensus_on(v: &Value, hash: &str) -> bool {
     v["topology"]["consensus"]["reached"] == true
         && v["topology"]["consensus"]["hash_value"] == hash
+}
+
+/// An in-process node's config: `provider`, heartbeat expiration
+/// `expiration`, no HTTP server, defaults otherwise.
+pub fn node_config(cluster: &str, provider: ProviderConfig, expiration: Duration) -> NodeConfig {
+    NodeConfig {
+        cluster_name: cluster.into(),
+        provider,
+        gossip: GossipConfig {
+            heartbeat_expiration: expiration,
+            ..GossipConfig::default()
+        },
+        http: None,
+        ..Default::default()
+    }
+}
+
+/// Whether a node's view shows exactly the members `ids` (sorted) with
+/// their topology hash `hash`, and, on our nodes, consensus on it.
+pub fn converged(go: bool, v: &Value, ids: &[String], hash: &str) -> bool {
+    members(go, v) == ids && topology_hash(go, v) == hash && (go || rust_consensus_on(v, hash))
 }
 
 /// Go's sequence number for `owner`'s entry under `key`.
