@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use go_harness::GoNode;
 use mixed::{
-    block_reasons, blocked, converged, dump_views, events_about, expected_hash, members,
-    node_config,
+    Views, block_reasons, blocked, converged, events_about, expected_hash, members, node_config,
+    wait_views,
 };
 use protogossip::{
     node::NodeHandle,
@@ -35,7 +35,7 @@ use serde_json::Value;
 const CLUSTER: &str = "mixedetcd";
 const HEARTBEAT_EXPIRATION: Duration = Duration::from_secs(4);
 
-async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Vec<(String, bool, Result<Value, String>)> {
+async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Views {
     let mut out = Vec::new();
     for g in go {
         out.push((format!("go {}", g.id), true, g.view().await));
@@ -58,24 +58,8 @@ async fn wait_all(
     deadline: Duration,
     ok: impl Fn(bool, &Value) -> bool,
 ) {
-    let start = Instant::now();
-    loop {
-        let vs = views(go, rust).await;
-        if vs
-            .iter()
-            .all(|(_, g, v)| v.as_ref().is_ok_and(|v| ok(*g, v)))
-        {
-            return;
-        }
-        if start.elapsed() > deadline {
-            let tails: Vec<_> = go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
-            panic!(
-                "{what}: not within {deadline:?}\n{}",
-                dump_views(&vs, &tails)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let tails = || go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
+    wait_views(what, deadline, || views(go, rust), tails, ok).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

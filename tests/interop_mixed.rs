@@ -54,8 +54,8 @@ use std::{
 
 use go_harness::GoNode;
 use mixed::{
-    RustProc, block_reasons, blocked, converged, dump_views, events_about, expected_hash,
-    go_automanaged_args, go_seq, members, node_config, removed, rust_automanaged_args,
+    RustProc, Views, block_reasons, blocked, converged, dump_views, events_about, expected_hash,
+    go_automanaged_args, go_seq, members, node_config, removed, rust_automanaged_args, wait_views,
 };
 use protogossip::{
     gossip::{BlockReason, ClusterEvent},
@@ -139,45 +139,33 @@ impl Cluster {
         self.nodes.remove(i)
     }
 
-    async fn snapshot(&self) -> Vec<(String, bool, Result<Value, String>)> {
+    /// Every live node's view, named `<name> (<id>)`.
+    async fn snapshot(&self) -> Views {
         let mut out = Vec::new();
         for n in &self.nodes {
-            out.push((n.name.clone(), n.is_go(), n.view().await));
+            out.push((format!("{} ({})", n.name, n.id), n.is_go(), n.view().await));
         }
         out
     }
 
-    async fn dump(&self) -> String {
-        let tails: Vec<_> = self
-            .nodes
+    /// The Go nodes' log tails.
+    fn tails(&self) -> Vec<(String, String)> {
+        self.nodes
             .iter()
             .filter_map(|n| match &n.kind {
                 Kind::Go(g) => Some((n.name.clone(), g.log_tail())),
                 _ => None,
             })
-            .collect();
-        let views: Vec<_> = (self.nodes.iter().zip(self.snapshot().await))
-            .map(|(n, (name, go, v))| (format!("{name} ({})", n.id), go, v))
-            .collect();
-        dump_views(&views, &tails)
+            .collect()
+    }
+
+    async fn dump(&self) -> String {
+        dump_views(&self.snapshot().await, &self.tails())
     }
 
     /// Polls every live node's view until `ok` holds for all of them.
     async fn wait_all(&self, what: &str, deadline: Duration, ok: impl Fn(bool, &Value) -> bool) {
-        let start = Instant::now();
-        loop {
-            let snap = self.snapshot().await;
-            if snap
-                .iter()
-                .all(|(_, go, v)| v.as_ref().is_ok_and(|v| ok(*go, v)))
-            {
-                return;
-            }
-            if start.elapsed() > deadline {
-                panic!("{what}: not within {deadline:?}\n{}", self.dump().await);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_views(what, deadline, || self.snapshot(), || self.tails(), ok).await;
     }
 
     /// Polls the named nodes until `ok` holds for each; returns, per node,

@@ -124,39 +124,25 @@ async fn puts_seen_by_a_late_watcher(endpoint: &str, key: &str, window: Duration
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_that_opened_after_our_registration_still_sees_us() {
     let etcd = start_etcd().await;
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        reannounce_after: vec![Duration::from_millis(500)],
-        ..Default::default()
-    };
-    let mut a = provider::start(ProviderConfig::Etcd(cfg.clone()), me("Late1", 9101))
-        .await
-        .unwrap();
-    let seen = puts_seen_by_a_late_watcher(
-        &etcd.endpoint,
-        "/protoactor/ec/ec@Late1",
-        Duration::from_secs(2),
-    )
-    .await;
-    assert_eq!(seen, 1, "one re-announcement within 2 s");
-    a.shutdown(Duration::from_secs(5)).await;
-
-    // Without re-announcements such a watcher sees nothing of us.
-    let quiet = EtcdConfig {
-        reannounce_after: vec![],
-        ..cfg
-    };
-    let mut b = provider::start(ProviderConfig::Etcd(quiet), me("Late2", 9102))
-        .await
-        .unwrap();
-    let seen = puts_seen_by_a_late_watcher(
-        &etcd.endpoint,
-        "/protoactor/ec/ec@Late2",
-        Duration::from_secs(2),
-    )
-    .await;
-    assert_eq!(seen, 0);
-    b.shutdown(Duration::from_secs(5)).await;
+    // With one re-announcement such a watcher sees us once; without
+    // re-announcements it sees nothing of us.
+    for (id, reannounce_after, expected) in [
+        ("Late1", vec![Duration::from_millis(500)], 1),
+        ("Late2", vec![], 0),
+    ] {
+        let cfg = EtcdConfig {
+            endpoints: vec![etcd.endpoint.clone()],
+            reannounce_after,
+            ..Default::default()
+        };
+        let mut p = provider::start(ProviderConfig::Etcd(cfg), me(id, 9101))
+            .await
+            .unwrap();
+        let key = format!("/protoactor/ec/ec@{id}");
+        let seen = puts_seen_by_a_late_watcher(&etcd.endpoint, &key, Duration::from_secs(2)).await;
+        assert_eq!(seen, expected, "{id}: Puts seen within 2 s");
+        p.shutdown(Duration::from_secs(5)).await;
+    }
 }
 
 #[tokio::test]

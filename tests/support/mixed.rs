@@ -354,9 +354,41 @@ pub fn summary(go: bool, v: &Value) -> String {
     )
 }
 
-/// The failure report of a wait over `views` (`(name, is_go, view)`): one
-/// summary line per node, then every whole view, then `tails` (the Go
-/// nodes' log tails, `(name, tail)`).
+/// Every node's view, `(name, is_go, view)`.
+pub type Views = Vec<(String, bool, Result<Value, String>)>;
+
+/// Polls `views()` every 100 ms until `ok(is_go, view)` holds on every
+/// node. Past `deadline`, panics with the poll that failed (`dump_views`)
+/// and `tails()`.
+pub async fn wait_views<Fut: std::future::Future<Output = Views>>(
+    what: &str,
+    deadline: Duration,
+    mut views: impl FnMut() -> Fut,
+    tails: impl Fn() -> Vec<(String, String)>,
+    ok: impl Fn(bool, &Value) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        let vs = views().await;
+        if vs
+            .iter()
+            .all(|(_, go, v)| v.as_ref().is_ok_and(|v| ok(*go, v)))
+        {
+            return;
+        }
+        if start.elapsed() > deadline {
+            panic!(
+                "{what}: not within {deadline:?}\n{}",
+                dump_views(&vs, &tails())
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The failure report of a wait over `views`: one summary line per node,
+/// then every whole view, then `tails` (the Go nodes' log tails,
+/// `(name, tail)`).
 pub fn dump_views(
     views: &[(String, bool, Result<Value, String>)],
     tails: &[(String, String)],
