@@ -106,6 +106,23 @@ impl Remote {
                 address: config.bind.to_string(),
                 reason: e.to_string(),
             })?;
+        Self::serve(listener, config, handlers).await
+    }
+
+    /// Starts serving on a listener the caller has already bound (so the
+    /// caller knows the port before anything else starts, and nobody can
+    /// take it in between). `config.bind` is ignored; the advertised address
+    /// defaults to the listener's local address.
+    ///
+    /// # Errors
+    /// [`TransportError::InvalidConfig`], [`TransportError::Bind`] (the
+    /// listener has no local address) or [`TransportError::Tls`].
+    pub async fn serve(
+        listener: TcpListener,
+        config: RemoteConfig,
+        handlers: Handlers,
+    ) -> Result<RemoteHandle, TransportError> {
+        config.validate()?;
         let local = listener.local_addr().map_err(|e| TransportError::Bind {
             address: config.bind.to_string(),
             reason: e.to_string(),
