@@ -237,7 +237,7 @@ pub fn blocked(go: bool, v: &Value) -> Vec<String> {
 
 /// Whether one of our nodes reports topology consensus on `hash`. (Go's
 /// `/view` never reports it reached: protoactor-go's own check is broken,
-/// see docs/wire-protocol.md.)
+/// docs/go-quirks.md#q-g3.)
 pub fn rust_consensus_on(v: &Value, hash: &str) -> bool {
     v["topology"]["consensus"]["reached"] == true
         && v["topology"]["consensus"]["hash_value"] == hash

@@ -102,7 +102,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		if _, ok := v.Gossip[watched]; !ok {
 			t.Fatalf("%s does not report -watch-keys key %q: %v", p.name, watched, v.Gossip)
 		}
-		// Notes 5.8: the pinned Go never reaches topology consensus.
+		// The pinned Go never reaches topology consensus (docs/go-quirks.md#q-g3).
 		if v.Consensus.Reached || v.Consensus.Hash != "0" {
 			t.Fatalf("%s consensus %+v; pinned protoactor-go reports (0, false)", p.name, v.Consensus)
 		}

@@ -20,7 +20,7 @@ func writeGossipValueVectors(w *writer) error {
 			meta{profile: profile0824.name, notes: "go-2024-08 heartbeat: counts per kind, zero counts written explicitly"}},
 		{"kv_heartbeat_prototopic_zero", kv(9, &cluster.MemberHeartbeat{ActorStatistics: &cluster.ActorStatistics{
 			ActorCount: map[string]int64{"prototopic": 0}}}, baseTimestamp),
-			meta{profile: profile0824.name, notes: "notes 11.1 W2 example: Go writes the zero value of the map entry (10 00)"}},
+			meta{profile: profile0824.name, notes: "the W2 example of docs/go-quirks.md: Go writes the zero value of the map entry (10 00)"}},
 		{"kv_heartbeat_empty_statistics", kv(10, profile0324.heartbeat(0), baseTimestamp),
 			meta{profile: profile0324.name, generatedWith: provenance0324, notes: "go-2024-03 heartbeat: value bytes 0a 00"}},
 		{"kv_left_empty", kv(11, &emptypb.Empty{}, baseTimestamp), meta{notes: "key \"left\": google.protobuf.Empty, empty value bytes"}},

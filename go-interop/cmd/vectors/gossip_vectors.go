@@ -19,7 +19,7 @@ type profile struct {
 
 const provenance0324 = pinnedVersion + " types, with the go-2024-03 heartbeat key \"heathbeat\" and its empty ActorStatistics payload. " +
 	"protoactor-go c318a5a07f4e (2024-03) cannot be downloaded here (module proxy answers 403); its gossip messages have the same " +
-	"field numbers and types (notes 11.1 W1-W4), so these bytes are what that version writes"
+	"field numbers and types (docs/go-quirks.md, W1-W4), so these bytes are what that version writes"
 
 var profile0824 = profile{
 	name:         "go-2024-08",
@@ -103,7 +103,7 @@ func writeGossipVectors(w *writer) error {
 			if err := w.message(fmt.Sprintf("state_%d_owners_%s", n, p.name), state, m("")); err != nil {
 				return err
 			}
-			// Go puts the TARGET's member id into from_member_id (notes 5.4.1).
+			// Go puts the TARGET's member id into from_member_id (docs/go-quirks.md#q-g7).
 			req := &cluster.GossipRequest{FromMemberId: "node-target", State: gossipStateOf(p, owners, 3)}
 			if err := w.message(fmt.Sprintf("request_%d_owners_%s", n, p.name), req,
 				m("from_member_id holds the receiver's id, as sendGossipForMember fills it")); err != nil {
@@ -111,11 +111,11 @@ func writeGossipVectors(w *writer) error {
 			}
 		}
 		resp := &cluster.GossipResponse{State: gossipStateOf(p, ownerIDs(3), 3)}
-		if err := w.message("response_3_owners_"+p.name, resp, m("Go replies without state; a response with state is merged by the sender (notes 5.4.1)")); err != nil {
+		if err := w.message("response_3_owners_"+p.name, resp, m("Go replies without state; a response with state is merged by the sender (docs/wire-protocol.md#gossip-exchange)")); err != nil {
 			return err
 		}
 		ms := gossipStateOf(p, ownerIDs(2), 1).Members["node-01"]
-		mm := m("one owner's values; the registry name differs by version, the bytes do not (notes 11.1 W4)")
+		mm := m("one owner's values; the registry name differs by version, the bytes do not (docs/go-quirks.md#w4)")
 		if p.name == profile0324.name {
 			mm.typeName = "cluster.GossipState.GossipMemberState"
 		}

@@ -173,7 +173,7 @@ func batchCases() []batchCase {
 	return []batchCase{
 		{"batch_gossip_response_to_future", []delivery{
 			{target: future("10.0.0.1:8090", 5), message: &cluster.GossipResponse{}},
-		}, "the worked example of notes 2.2: every envelope field default, envelope is 1a 00"},
+		}, "the worked example of docs/wire-protocol.md#batches: every envelope field default, envelope is 1a 00"},
 		{"batch_gossip_request_with_sender", []delivery{
 			{target: gossipB, sender: future("10.0.0.1:8090", 7), message: req},
 		}, "a GossipRequest as Gossiper sends it: future sender"},
