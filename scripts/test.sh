@@ -33,6 +33,9 @@ fi
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "docs: quirk ids and doc anchors defined in the repository"
+scripts/check-doc-ids.sh
+
 step "clippy (std, all targets and features)"
 cargo clippy --all-targets --all-features -- -D warnings
 
