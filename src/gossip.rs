@@ -18,39 +18,53 @@
 //! [`UnixMillis`] and, where randomness is needed, an RNG. Each returns a
 //! [`GossipOutcome`]: gossip requests to send and timestamped events.
 //!
-//! Files, one job each:
+//! Files, one job each, in dependency order (each uses only files listed
+//! above it; `scripts/check-module-cycles.sh src/gossip` checks that no
+//! import cycle creeps in):
 //! - `types` — [`UnixMillis`], [`MemberId`], [`RequestToken`].
 //! - `config` — [`GossipConfig`] with protoactor-go's defaults, [`ConfigError`].
+//! - `rng` — the randomness of inputs that take no RNG, derived from the
+//!   caller's.
 //! - `gossip_state` — entries per (owner, key), `set`, merge ([`merge_states`]).
-//! - `member_state_delta` — per-target deltas and their watermarks.
-//! - `member_list` — provider snapshots → topology, block list, hash.
-//! - `member_status` — Joining/Up/Suspect/Leaving/Blocked/Removed.
-//! - `consensus` — consensus checks and the topology-hash check.
 //! - `owner_alias` — Go's etcd members (`<cluster>@<id>`) gossiping as `<id>`.
+//! - `member_state_delta` — per-target deltas and their watermarks.
+//! - `member_list` — provider snapshots → topology, block list
+//!   ([`BlockReason`]), hash.
+//! - `member_status` — Joining/Up/Suspect/Leaving/Blocked/Removed.
+//! - `consensus` — consensus checks ([`ConsensusValue`]) and the
+//!   topology-hash check.
 //! - `event` — [`ClusterEvent`] with timestamps.
-//! - `gossip_core` — [`GossipCore`], which ties them together.
+//! - `outcome` — what an input returns ([`GossipOutcome`]).
+//! - `failure_detector` — heartbeat expiry, suspicion and member statuses.
+//! - `pending` — requests in flight and the watermarks they move.
+//! - `gossip_core` — [`GossipCore`], which orchestrates them.
 
 mod config;
 mod consensus;
 #[cfg(test)]
 mod core_tests;
 mod event;
+mod failure_detector;
 mod gossip_core;
 mod gossip_state;
 mod member_list;
 mod member_state_delta;
 mod member_status;
+mod outcome;
 mod owner_alias;
+mod pending;
+mod rng;
 mod types;
 
 pub use config::{ConfigError, GossipConfig, Suspicion, TopologyDetail};
 pub use consensus::{
     ConsensusCheck, ConsensusExtractor, ConsensusState, ConsensusValue, TOPOLOGY_CONSENSUS_CHECK,
 };
-pub use event::{BlockReason, ClusterEvent, TimedEvent};
-pub use gossip_core::{GossipCore, GossipOutcome, GossipRequestOutcome, OutboundGossip};
+pub use event::{ClusterEvent, TimedEvent};
+pub use gossip_core::GossipCore;
 pub use gossip_state::{GossipEntry, GossipState, GossipUpdate, OwnerState, merge_states};
-pub use member_list::{BlockEntry, MemberList, TopologyChange};
+pub use member_list::{BlockEntry, BlockReason, MemberList, TopologyChange};
 pub use member_state_delta::{MemberStateDelta, Watermarks, build_delta, build_delta_with};
 pub use member_status::MemberStatus;
+pub use outcome::{GossipOutcome, GossipRequestOutcome, OutboundGossip};
 pub use types::{MemberId, RequestToken, UnixMillis};

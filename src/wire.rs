@@ -14,6 +14,7 @@ pub mod profile;
 pub mod proto;
 mod registry;
 mod topology_hash;
+mod topology_header;
 
 pub use any::{TYPE_URL_PREFIX, pack, type_url, unpack};
 pub use batch::{
@@ -24,6 +25,7 @@ pub use error::DecodeError;
 pub use profile::{HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03, LEFT_KEY, TOPOLOGY_KEY, WireProfile};
 pub use registry::{KNOWN_TYPE_NAMES, WireMessage, is_known_type_name};
 pub use topology_hash::{topology_hash, topology_hash_of_members};
+pub use topology_header::TopologyHeader;
 
 /// `google.protobuf.Empty`, the value of the `left` gossip key.
 ///

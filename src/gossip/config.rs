@@ -63,8 +63,10 @@ pub struct GossipConfig {
     /// `tick` at this interval; the core uses it for the status machine.
     pub gossip_interval: Duration,
     /// How long the driver waits for a `GossipResponse` (Go
-    /// `GossipRequestTimeout`, 500 ms). The core forgets requests older
-    /// than this.
+    /// `GossipRequestTimeout`, 500 ms) before it reports the request
+    /// failed. The core itself drops, on a tick, a request it has heard
+    /// nothing about for more than twice this, so a lost report does not
+    /// keep its target from being gossiped to.
     pub gossip_request_timeout: Duration,
     /// Members gossiped to per tick (Go `GossipFanOut`, 3).
     pub gossip_fan_out: usize,

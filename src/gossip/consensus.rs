@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use super::gossip_state::{GossipState, OwnerState};
 use super::owner_alias::OwnerAliases;
 use super::types::MemberId;
-use crate::wire::TOPOLOGY_KEY;
+use crate::wire::{TOPOLOGY_KEY, TopologyHeader};
 
 /// Id of the built-in topology-hash check.
 pub const TOPOLOGY_CONSENSUS_CHECK: &str = "topology";
@@ -69,8 +69,7 @@ impl ConsensusCheck {
             &[TOPOLOGY_KEY],
             Box::new(|o: &OwnerState| {
                 let e = o.get(TOPOLOGY_KEY)?;
-                crate::gossip::gossip_core::topology_header(&e.value)
-                    .map(|(h, _)| ConsensusValue::U64(h))
+                TopologyHeader::from_any(&e.value).map(|h| ConsensusValue::U64(h.topology_hash))
             }),
         )
     }
@@ -208,6 +207,107 @@ impl CheckRuntime {
             (Some(v), _) => Some(ConsensusChange::Reached(id, v)),
             (None, Some(v)) => Some(ConsensusChange::Lost(id, v)),
             (None, None) => None,
+        }
+    }
+}
+
+/// Every registered check, with the active member set they count over.
+///
+/// The core's one owner of consensus state: it feeds owner updates and
+/// topology changes in and gets [`ConsensusChange`]s out.
+pub(crate) struct ConsensusChecks {
+    checks: Vec<CheckRuntime>,
+    active: BTreeSet<MemberId>,
+}
+
+impl ConsensusChecks {
+    /// The built-in topology-hash check alone, over no active members.
+    pub(crate) fn with_topology_check(state: &GossipState, aliases: &OwnerAliases) -> Self {
+        let active = BTreeSet::new();
+        let topology = CheckRuntime::new(ConsensusCheck::topology_hash(), state, aliases, &active);
+        Self {
+            checks: alloc::vec![topology],
+            active,
+        }
+    }
+
+    /// Registers `check` (replacing one with the same id) and evaluates it.
+    pub(crate) fn add(
+        &mut self,
+        check: ConsensusCheck,
+        state: &GossipState,
+        aliases: &OwnerAliases,
+    ) -> Option<ConsensusChange> {
+        self.checks.retain(|c| c.id() != check.id());
+        let mut rt = CheckRuntime::new(check, state, aliases, &self.active);
+        let change = rt.evaluate();
+        self.checks.push(rt);
+        change
+    }
+
+    /// Removes the check `id`; false if there was none.
+    pub(crate) fn remove(&mut self, id: &str) -> bool {
+        let before = self.checks.len();
+        self.checks.retain(|c| c.id() != id);
+        before != self.checks.len()
+    }
+
+    /// The state of the check `id`.
+    pub(crate) fn state(&self, id: &str) -> Option<ConsensusState> {
+        self.checks
+            .iter()
+            .find(|c| c.id() == id)
+            .map(CheckRuntime::state)
+    }
+
+    /// `member`'s entries under `keys` changed (its state is now `o`):
+    /// re-reads it in the checks those keys affect and evaluates them.
+    pub(crate) fn owner_updated(
+        &mut self,
+        member: &MemberId,
+        keys: &[&str],
+        o: Option<&OwnerState>,
+        changes: &mut Vec<ConsensusChange>,
+    ) {
+        let active = self.active.contains(member);
+        for c in &mut self.checks {
+            if keys.iter().any(|k| c.affected_by(k)) {
+                c.owner_updated(member, o, active);
+                changes.extend(c.evaluate());
+            }
+        }
+    }
+
+    /// `member`'s state was dropped (it was blocked). Not evaluated: the
+    /// topology change that follows does that.
+    pub(crate) fn owner_dropped(&mut self, member: &MemberId) {
+        let active = self.active.contains(member);
+        for c in &mut self.checks {
+            c.owner_updated(member, None, active);
+        }
+    }
+
+    /// The active set changed to `active`; `left` dropped out of it. With
+    /// `reload` (the owner aliases changed) every value is read again.
+    pub(crate) fn set_active(
+        &mut self,
+        active: BTreeSet<MemberId>,
+        left: &[MemberId],
+        reload: Option<(&GossipState, &OwnerAliases)>,
+        changes: &mut Vec<ConsensusChange>,
+    ) {
+        self.active = active;
+        for c in &mut self.checks {
+            match reload {
+                Some((state, aliases)) => c.reload(state, aliases),
+                None => {
+                    for id in left {
+                        c.owner_updated(id, None, false);
+                    }
+                }
+            }
+            c.recount(&self.active);
+            changes.extend(c.evaluate());
         }
     }
 }

@@ -9,24 +9,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::consensus::ConsensusValue;
+use super::member_list::BlockReason;
 use super::types::{MemberId, UnixMillis};
 use crate::wire::proto::cluster::Member;
-
-/// Why a member was blocked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BlockReason {
-    /// Its heartbeat did not advance for `heartbeat_expiration`.
-    HeartbeatExpired,
-    /// It gossiped the `left` key (graceful leave).
-    Left,
-    /// The provider stopped listing it (Go blocks such members forever).
-    RemovedByProvider,
-    /// It was listed in the `blocked` field of a gossiped topology.
-    GossipedBlockList {
-        /// The owner whose topology listed it.
-        by: MemberId,
-    },
-}
 
 /// Something that happened in the cluster, as seen by this member.
 #[derive(Debug, Clone, PartialEq, Eq)]

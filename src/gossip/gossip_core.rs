@@ -5,156 +5,39 @@
 //! RNG. Every input returns a [`GossipOutcome`]: requests for the driver to
 //! send and events to publish. Nothing here blocks, sleeps, reads a clock or
 //! does I/O, so a run is reproducible from its inputs.
+//!
+//! The core orchestrates; each piece of state has one owner beside it:
+//! `gossip_state` (entries), `member_state_delta` (watermarks),
+//! `member_list` (topology and block list), `failure_detector` (expiry and
+//! member statuses), `consensus` (checks), `pending` (requests in flight)
+//! and `rng` (randomness for inputs that take no RNG). Its read-only
+//! queries are in `gossip_core/queries.rs`.
 
-use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::convert::Infallible;
 
-use prost::Message;
 use prost_types::Any;
-use rand_core::{Rng, TryRng};
+use rand_core::Rng;
 
-use super::config::{ConfigError, GossipConfig, Suspicion, TopologyDetail};
-use super::consensus::{CheckRuntime, ConsensusChange, ConsensusCheck, ConsensusState};
-use super::event::{BlockReason, ClusterEvent, TimedEvent};
-use super::gossip_state::{GossipEntry, GossipState, GossipUpdate, OwnerState};
-use super::member_list::{BlockEntry, MemberList, TopologyChange, address_of};
+use super::config::{ConfigError, GossipConfig, TopologyDetail};
+use super::consensus::{ConsensusCheck, ConsensusChecks};
+use super::event::ClusterEvent;
+use super::failure_detector::FailureDetector;
+use super::gossip_state::{GossipState, GossipUpdate};
+use super::member_list::{BlockReason, MemberList, TopologyChange, address_of};
 use super::member_state_delta::{MemberStateDelta, Watermarks, build_delta, build_delta_with};
-use super::member_status::MemberStatus;
+use super::outcome::{GossipOutcome, GossipRequestOutcome, OutboundGossip};
 use super::owner_alias::OwnerAliases;
+use super::pending::PendingRequests;
+use super::rng::{DerivedRng, uniform};
 use super::types::{MemberId, RequestToken, UnixMillis};
-use crate::wire::any::type_url_matches;
 use crate::wire::proto::cluster::{
     ActorStatistics, ClusterTopology, GossipRequest, GossipResponse, GossipState as ProtoState,
     Member, MemberHeartbeat,
 };
-use crate::wire::{Empty, LEFT_KEY, TOPOLOGY_KEY, pack};
+use crate::wire::{Empty, LEFT_KEY, TOPOLOGY_KEY, TopologyHeader, pack};
 
-/// A gossip request for the driver to send.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboundGossip {
-    /// The target member.
-    pub target: MemberId,
-    /// Its address, `host:port`; send to PID `{address, "gossip"}`.
-    pub address: String,
-    /// The message (`from_member_id` is the TARGET's id, as Go sends it).
-    pub request: GossipRequest,
-    /// Hand this back with the answer or the failure.
-    pub token: RequestToken,
-}
-
-/// What an input produced.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct GossipOutcome {
-    /// Requests to send now.
-    pub requests: Vec<OutboundGossip>,
-    /// Events, in the order they happened.
-    pub events: Vec<TimedEvent>,
-}
-
-impl GossipOutcome {
-    /// Appends another outcome.
-    pub fn extend(&mut self, other: GossipOutcome) {
-        self.requests.extend(other.requests);
-        self.events.extend(other.events);
-    }
-
-    fn push(&mut self, at: UnixMillis, event: ClusterEvent) {
-        self.events.push(TimedEvent { at, event });
-    }
-}
-
-/// The answer to an inbound `GossipRequest`, and what handling it produced.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct GossipRequestOutcome {
-    /// Reply with this to the request's sender.
-    pub response: GossipResponse,
-    /// Requests and events.
-    pub outcome: GossipOutcome,
-}
-
-#[derive(Debug, Clone)]
-struct PendingRequest {
-    target: MemberId,
-    marks: Vec<(MemberId, i64)>,
-    sent_at: UnixMillis,
-}
-
-#[derive(Debug, Clone)]
-struct MemberRecord {
-    status: MemberStatus,
-    since: UnixMillis,
-    last_beat: Option<UnixMillis>,
-    mean_interval_ms: f64,
-    samples: u32,
-}
-
-impl MemberRecord {
-    fn new(status: MemberStatus, since: UnixMillis) -> Self {
-        Self {
-            status,
-            since,
-            last_beat: None,
-            mean_interval_ms: 0.0,
-            samples: 0,
-        }
-    }
-}
-
-/// SplitMix64: the core's own RNG for inputs that take none (answers to
-/// inbound requests), reseeded from the driver's RNG on every tick so runs
-/// stay reproducible from the driver's seed.
-#[derive(Debug, Clone)]
-struct SplitMix(u64);
-
-impl TryRng for SplitMix {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Ok(z ^ (z >> 31))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-/// The part of `cluster.ClusterTopology` the core reads from gossip: the
-/// hash (consensus) and `blocked` (Go applies every list it receives).
-/// Decoding only these skips the member lists, which are large.
-#[derive(Clone, PartialEq, prost::Message)]
-struct TopologyHeader {
-    #[prost(uint64, tag = "1")]
-    topology_hash: u64,
-    #[prost(string, repeated, tag = "5")]
-    blocked: Vec<String>,
-}
-
-/// Reads (hash, blocked) from a packed `ClusterTopology`.
-pub(crate) fn topology_header(any: &Any) -> Option<(u64, Vec<String>)> {
-    if !type_url_matches(&any.type_url, "cluster.ClusterTopology") {
-        return None;
-    }
-    let h = TopologyHeader::decode(any.value.as_slice()).ok()?;
-    Some((h.topology_hash, h.blocked))
-}
-
-fn uniform(rng: &mut impl Rng, n: usize) -> usize {
-    ((u64::from(rng.next_u32()) * n as u64) >> 32) as usize
-}
+mod queries;
 
 /// One member's gossip, membership and consensus.
 pub struct GossipCore {
@@ -164,14 +47,12 @@ pub struct GossipCore {
     sequence: i64,
     watermarks: Watermarks,
     members: MemberList,
-    active_ids: BTreeSet<MemberId>,
     aliases: OwnerAliases,
-    records: BTreeMap<MemberId, MemberRecord>,
-    checks: Vec<CheckRuntime>,
-    pending: BTreeMap<RequestToken, PendingRequest>,
-    next_token: u64,
+    detector: FailureDetector,
+    consensus: ConsensusChecks,
+    pending: PendingRequests,
     snapshot: Option<(Vec<Member>, UnixMillis)>,
-    rng: SplitMix,
+    rng: DerivedRng,
 }
 
 impl core::fmt::Debug for GossipCore {
@@ -195,36 +76,22 @@ impl GossipCore {
     pub fn new(self_id: &str, config: GossipConfig) -> Result<Self, ConfigError> {
         config.validate()?;
         let self_id = MemberId::new(self_id);
-        let seed = self_id
-            .as_str()
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
         let state = GossipState::new(config.wire_profile);
-        let mut core = Self {
+        let aliases = OwnerAliases::default();
+        Ok(Self {
             members: MemberList::new(self_id.clone()),
+            detector: FailureDetector::new(&config),
+            consensus: ConsensusChecks::with_topology_check(&state, &aliases),
+            rng: DerivedRng::for_member(self_id.as_str()),
             config,
             self_id,
             state,
             sequence: 0,
             watermarks: Watermarks::default(),
-            active_ids: BTreeSet::new(),
-            aliases: OwnerAliases::default(),
-            records: BTreeMap::new(),
-            checks: Vec::new(),
-            pending: BTreeMap::new(),
-            next_token: 0,
+            aliases,
+            pending: PendingRequests::default(),
             snapshot: None,
-            rng: SplitMix(seed),
-        };
-        core.checks.push(CheckRuntime::new(
-            ConsensusCheck::topology_hash(),
-            &core.state,
-            &core.aliases,
-            &core.active_ids,
-        ));
-        Ok(core)
+        })
     }
 
     // ----- inputs -------------------------------------------------------
@@ -235,14 +102,11 @@ impl GossipCore {
     /// `gossip_fan_out` random members with something to receive.
     pub fn tick(&mut self, now: UnixMillis, rng: &mut impl Rng) -> GossipOutcome {
         let mut out = GossipOutcome::default();
-        self.rng = SplitMix(rng.next_u64());
+        self.rng.reseed(rng);
         self.apply_snapshot_if_due(now, &mut out);
-        let stale = now
-            .millis_since(UnixMillis(0))
-            .saturating_sub(2 * self.config.gossip_request_timeout.as_millis() as u64);
-        self.pending.retain(|_, p| p.sent_at.0 >= stale);
+        self.pending.expire(now, self.config.gossip_request_timeout);
         for id in self.members.expire_blocks(now, self.config.block_retention) {
-            self.records.remove(id.as_str());
+            self.detector.forget(&id);
         }
         self.detect_failures(now, &mut out);
         let heartbeat = pack(&MemberHeartbeat {
@@ -285,7 +149,6 @@ impl GossipCore {
         if let Some(requester) = self.members.member_at(from_address).cloned()
             && requester != self.self_id
         {
-            let mut rng = self.rng.clone();
             let delta = build_delta_with(
                 &self.state,
                 &self.self_id,
@@ -293,9 +156,8 @@ impl GossipCore {
                 &self.watermarks,
                 self.config.gossip_max_send,
                 false,
-                &mut rng,
+                &mut self.rng,
             );
-            self.rng = rng;
             if !delta.is_empty() {
                 // Go never acknowledges a GossipResponse, so these
                 // watermarks are committed optimistically (notes 5.12).
@@ -317,7 +179,7 @@ impl GossipCore {
         now: UnixMillis,
     ) -> GossipOutcome {
         let mut out = GossipOutcome::default();
-        if let Some(p) = self.pending.remove(&token)
+        if let Some(p) = self.pending.take(token)
             && self.members.is_active(p.target.as_str())
         {
             self.watermarks.commit(&p.target, &p.marks);
@@ -331,7 +193,7 @@ impl GossipCore {
     /// One of our requests failed (timeout, dead letter, transport error):
     /// its delta is not committed and will be sent again.
     pub fn on_request_failed(&mut self, token: RequestToken, _now: UnixMillis) -> GossipOutcome {
-        self.pending.remove(&token);
+        self.pending.take(token);
         GossipOutcome::default()
     }
 
@@ -355,7 +217,6 @@ impl GossipCore {
             .filter(|id| **id != self.self_id)
             .cloned()
             .collect();
-        let mut rng = self.rng.clone();
         for t in targets {
             let delta = build_delta(
                 &self.state,
@@ -363,13 +224,12 @@ impl GossipCore {
                 &t,
                 &self.watermarks,
                 self.config.gossip_max_send,
-                &mut rng,
+                &mut self.rng,
             );
             if !delta.is_empty() {
                 self.send(t, delta, now, &mut out);
             }
         }
-        self.rng = rng;
         out
     }
 
@@ -377,121 +237,14 @@ impl GossipCore {
     /// evaluates it at once.
     pub fn add_consensus_check(&mut self, check: ConsensusCheck, now: UnixMillis) -> GossipOutcome {
         let mut out = GossipOutcome::default();
-        self.checks.retain(|c| c.id() != check.id());
-        let mut rt = CheckRuntime::new(check, &self.state, &self.aliases, &self.active_ids);
-        let change = rt.evaluate();
-        self.checks.push(rt);
-        if let Some(c) = change {
-            Self::report(c, now, &mut out);
-        }
+        let change = self.consensus.add(check, &self.state, &self.aliases);
+        out.push_consensus(now, change);
         out
     }
 
     /// Removes a consensus check; false if there was none with that id.
     pub fn remove_consensus_check(&mut self, id: &str) -> bool {
-        let before = self.checks.len();
-        self.checks.retain(|c| c.id() != id);
-        before != self.checks.len()
-    }
-
-    // ----- accessors ----------------------------------------------------
-
-    /// Our member id.
-    pub fn self_id(&self) -> &MemberId {
-        &self.self_id
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &GossipConfig {
-        &self.config
-    }
-
-    /// The whole gossip state.
-    pub fn state(&self) -> &GossipState {
-        &self.state
-    }
-
-    /// The gossip state member `member` publishes: under its own id, or
-    /// under its bare system id for a Go member named `<cluster>@<id>` by
-    /// Go's etcd provider (see `owner_alias`).
-    pub fn owner_state_of(&self, member: &str) -> Option<&OwnerState> {
-        self.state.owner(member).or_else(|| {
-            self.aliases
-                .alias_of(member)
-                .and_then(|a| self.state.owner(a.as_str()))
-        })
-    }
-
-    /// The topology hash member `member` last gossiped (its `topology`
-    /// entry, found like [`Self::owner_state_of`]); what the topology
-    /// consensus compares, so a stalled consensus shows who disagrees.
-    pub fn gossiped_topology_hash(&self, member: &str) -> Option<u64> {
-        self.owner_state_of(member)
-            .and_then(|o| o.get(TOPOLOGY_KEY))
-            .and_then(|e| topology_header(&e.value))
-            .map(|(hash, _)| hash)
-    }
-
-    /// Every owner's entry under `key` (Go `GetState`).
-    pub fn state_for_key<'a>(
-        &'a self,
-        key: &'a str,
-    ) -> impl Iterator<Item = (&'a MemberId, &'a GossipEntry)> + 'a {
-        self.state.values_for_key(key)
-    }
-
-    /// Our last sequence number.
-    pub fn sequence_number(&self) -> i64 {
-        self.sequence
-    }
-
-    /// The active topology members, ascending by id.
-    pub fn active_members(&self) -> &BTreeMap<MemberId, Member> {
-        self.members.active()
-    }
-
-    /// Every member we track with its status (active ones, and blocked or
-    /// removed ones until their block entry expires), ascending by id.
-    pub fn members(&self) -> impl Iterator<Item = (&MemberId, MemberStatus)> {
-        self.records.iter().map(|(id, r)| (id, r.status))
-    }
-
-    /// The status of one member (`None` for ourselves and unknown ids).
-    pub fn member_status(&self, id: &str) -> Option<MemberStatus> {
-        self.records.get(id).map(|r| r.status)
-    }
-
-    /// The block list.
-    pub fn blocked(&self) -> &BTreeMap<MemberId, BlockEntry> {
-        self.members.blocked()
-    }
-
-    /// True when `id` is blocked.
-    pub fn is_blocked(&self, id: &str) -> bool {
-        self.members.is_blocked(id)
-    }
-
-    /// The topology hash of our active set.
-    pub fn topology_hash(&self) -> u64 {
-        self.members.topology_hash()
-    }
-
-    /// The state of a consensus check.
-    pub fn consensus(&self, check: &str) -> Option<ConsensusState> {
-        self.checks
-            .iter()
-            .find(|c| c.id() == check)
-            .map(CheckRuntime::state)
-    }
-
-    /// Requests sent and not yet answered or failed.
-    pub fn pending_requests(&self) -> usize {
-        self.pending.len()
-    }
-
-    /// The watermarks (acknowledged sequence numbers per target and owner).
-    pub fn watermarks(&self) -> &Watermarks {
-        &self.watermarks
+        self.consensus.remove(id)
     }
 
     // ----- internals ----------------------------------------------------
@@ -500,17 +253,6 @@ impl GossipCore {
         for (owner, _) in &delta.watermarks[..delta.news] {
             if *owner != self.self_id {
                 self.state.note_data_sent(owner.as_str());
-            }
-        }
-    }
-
-    fn report(change: ConsensusChange, now: UnixMillis, out: &mut GossipOutcome) {
-        match change {
-            ConsensusChange::Reached(check, value) => {
-                out.push(now, ClusterEvent::ConsensusReached { check, value })
-            }
-            ConsensusChange::Lost(check, value) => {
-                out.push(now, ClusterEvent::ConsensusLost { check, value })
             }
         }
     }
@@ -530,16 +272,11 @@ impl GossipCore {
         now: UnixMillis,
         out: &mut GossipOutcome,
     ) {
-        let member = self.aliases.member_of(owner).clone();
-        let active = self.active_ids.contains(&member);
-        for c in &mut self.checks {
-            if keys.iter().any(|k| c.affected_by(k)) {
-                c.owner_updated(&member, self.state.owner(owner.as_str()), active);
-                if let Some(ch) = c.evaluate() {
-                    Self::report(ch, now, out);
-                }
-            }
-        }
+        let member = self.aliases.member_of(owner);
+        let mut changes = Vec::new();
+        self.consensus
+            .owner_updated(member, keys, self.state.owner(owner.as_str()), &mut changes);
+        out.push_consensus(now, changes);
     }
 
     fn merge_remote(&mut self, remote: ProtoState, now: UnixMillis, out: &mut GossipOutcome) {
@@ -576,12 +313,12 @@ impl GossipCore {
             let group: &[GossipUpdate] = &updates[i..j];
             for u in group {
                 if u.key == TOPOLOGY_KEY
-                    && let Some((_, blocked)) = self
+                    && let Some(header) = self
                         .state
                         .get(owner.as_str(), TOPOLOGY_KEY)
-                        .and_then(|e| topology_header(&e.value))
+                        .and_then(|e| TopologyHeader::from_any(&e.value))
                 {
-                    for b in blocked {
+                    for b in header.blocked {
                         if b == self.self_id.as_str() {
                             out.push(now, ClusterEvent::SelfBlockedByPeer { by: member.clone() });
                         } else {
@@ -599,6 +336,17 @@ impl GossipCore {
             self.owner_changed(&owner, &keys, now, out);
             i = j;
         }
+        self.block_all(to_block, now, out);
+    }
+
+    /// Blocks each member, then recomputes the topology if any was newly
+    /// blocked.
+    fn block_all(
+        &mut self,
+        to_block: Vec<(MemberId, BlockReason)>,
+        now: UnixMillis,
+        out: &mut GossipOutcome,
+    ) {
         let mut any = false;
         for (id, reason) in to_block {
             any |= self.block_member(&id, reason, now, out);
@@ -616,14 +364,7 @@ impl GossipCore {
         out: &mut GossipOutcome,
     ) -> bool {
         if reason == BlockReason::Left {
-            let rec = self
-                .records
-                .entry(id.clone())
-                .or_insert_with(|| MemberRecord::new(MemberStatus::Leaving, now));
-            if rec.status != MemberStatus::Leaving {
-                rec.status = MemberStatus::Leaving;
-                rec.since = now;
-            }
+            self.detector.leaving(id, now);
             out.push(now, ClusterEvent::MemberLeft { id: id.clone() });
         }
         if !self.members.block(id, reason.clone(), now) {
@@ -652,16 +393,8 @@ impl GossipCore {
         // A blocked member's state is dead weight: we ignore its gossip from
         // now on, so drop what we hold (Go keeps it forever).
         self.forget_owner(id);
-        let active = self.active_ids.contains(id);
-        for c in &mut self.checks {
-            c.owner_updated(id, None, active);
-        }
-        if let Some(rec) = self.records.get_mut(id.as_str())
-            && rec.status != MemberStatus::Leaving
-        {
-            rec.status = MemberStatus::Blocked;
-            rec.since = now;
-        }
+        self.consensus.owner_dropped(id);
+        self.detector.blocked(id, now);
     }
 
     /// Drops what we hold of member `id`'s gossip, under its own id and its
@@ -704,48 +437,36 @@ impl GossipCore {
             if newly_blocked.contains(&id) {
                 self.announce_block(&id, BlockReason::RemovedByProvider, now, out);
             }
-            if let Some(rec) = self.records.get_mut(id.as_str()) {
-                rec.status = if rec.status == MemberStatus::Leaving {
-                    MemberStatus::Removed
-                } else {
-                    MemberStatus::Blocked
-                };
-                rec.since = now;
-            }
+            self.detector.removed(&id, now);
             out.push(now, ClusterEvent::MemberRemoved { id: id.clone() });
             // Owners and watermarks of members gone from the topology are
             // purged (Go keeps them forever).
             self.forget_owner(&id);
-            self.pending.retain(|_, p| p.target != id);
+            self.pending.forget_target(&id);
         }
         for m in &joined {
             let id = MemberId::new(&m.id);
             if id != self.self_id {
-                self.records
-                    .insert(id, MemberRecord::new(MemberStatus::Joining, now));
+                self.detector.joined(id, now);
             }
             out.push(now, ClusterEvent::MemberJoined { member: m.clone() });
         }
-        self.active_ids = self.members.active_ids();
-        let (active, list) = (&self.active_ids, &self.members);
+        let active = self.members.active_ids();
+        let list = &self.members;
         let aliases_changed = self
             .aliases
             .rebuild(active.iter().chain(list.blocked().keys()), |s| {
                 active.contains(s) || list.is_blocked(s)
             });
-        for c in &mut self.checks {
-            if aliases_changed {
-                c.reload(&self.state, &self.aliases);
-            } else {
-                for m in &left {
-                    c.owner_updated(&MemberId::new(&m.id), None, false);
-                }
-            }
-            c.recount(&self.active_ids);
-            if let Some(ch) = c.evaluate() {
-                Self::report(ch, now, out);
-            }
-        }
+        let left_ids: Vec<MemberId> = left.iter().map(|m| MemberId::new(&m.id)).collect();
+        let mut changes = Vec::new();
+        self.consensus.set_active(
+            active,
+            &left_ids,
+            aliases_changed.then_some((&self.state, &self.aliases)),
+            &mut changes,
+        );
+        out.push_consensus(now, changes);
         let blocked: Vec<MemberId> = self.members.blocked().keys().cloned().collect();
         let (tm, tj, tl) = match self.config.topology_detail {
             TopologyDetail::Full => (members.clone(), joined.clone(), left.clone()),
@@ -777,113 +498,27 @@ impl GossipCore {
         );
     }
 
-    fn is_suspicious(&self, rec: &MemberRecord, silent_ms: u64) -> bool {
-        let exp = self.config.heartbeat_expiration.as_millis() as u64;
-        let fraction = |percent: u64| silent_ms.saturating_mul(100) > exp.saturating_mul(percent);
-        match self.config.suspicion {
-            Suspicion::FractionOfExpiration { percent } => fraction(u64::from(percent)),
-            Suspicion::PhiAccrual {
-                threshold,
-                min_samples,
-            } => {
-                if rec.samples < min_samples.max(1) {
-                    fraction(50)
-                } else {
-                    silent_ms as f64
-                        > threshold * rec.mean_interval_ms.max(1.0) * core::f64::consts::LN_10
-                }
-            }
-        }
-    }
-
+    /// Drops stale owners, updates member statuses and blocks the members
+    /// the failure detector found.
     fn detect_failures(&mut self, now: UnixMillis, out: &mut GossipOutcome) {
-        let exp = self.config.heartbeat_expiration.as_millis() as u64;
-        let mut to_block: Vec<(MemberId, BlockReason)> = Vec::new();
-        let mut unknown_stale: Vec<MemberId> = Vec::new();
-        for (owner, o) in self.state.owners() {
-            let id = self.aliases.member_of(owner);
-            if *id == self.self_id || self.members.is_blocked(id.as_str()) {
-                continue;
-            }
-            if o.has_left() {
-                to_block.push((id.clone(), BlockReason::Left));
-            } else if let Some(hb) = o.heartbeat_received()
-                && now.millis_since(hb) > exp
-            {
-                to_block.push((id.clone(), BlockReason::HeartbeatExpired));
-            } else if !self.members.is_active(id.as_str())
-                && o.last_received().is_none_or(|t| now.millis_since(t) > exp)
-            {
-                // Bound memory: owners never in our topology that went quiet.
-                unknown_stale.push(owner.clone());
-            }
+        let verdicts = self.detector.scan(
+            &self.state,
+            &self.aliases,
+            &self.members,
+            &self.self_id,
+            now,
+        );
+        for owner in verdicts.stale_owners {
+            self.state.remove_owner(owner.as_str());
         }
-        for id in unknown_stale {
-            self.state.remove_owner(id.as_str());
+        for event in self.detector.update(&self.state, &self.aliases, now) {
+            out.push(now, event);
         }
-
-        // Status machine.
-        let mut changes: Vec<(MemberId, ClusterEvent)> = Vec::new();
-        let mut records = core::mem::take(&mut self.records);
-        for (id, rec) in &mut records {
-            let hb = self
-                .owner_state_of(id.as_str())
-                .and_then(|o| o.heartbeat_received());
-            if let Some(hb) = hb
-                && rec.last_beat.is_none_or(|l| hb > l)
-            {
-                if let Some(l) = rec.last_beat {
-                    let iv = hb.millis_since(l) as f64;
-                    rec.mean_interval_ms = if rec.samples == 0 {
-                        iv
-                    } else {
-                        0.9 * rec.mean_interval_ms + 0.1 * iv
-                    };
-                    rec.samples += 1;
-                }
-                rec.last_beat = Some(hb);
-            }
-            let silent = hb.map(|h| now.millis_since(h));
-            match (rec.status, silent) {
-                (MemberStatus::Joining, Some(_)) => {
-                    rec.status = MemberStatus::Up;
-                    rec.since = now;
-                    changes.push((id.clone(), ClusterEvent::MemberUp { id: id.clone() }));
-                }
-                (MemberStatus::Up, Some(s)) if self.is_suspicious(rec, s) => {
-                    rec.status = MemberStatus::Suspect;
-                    rec.since = now;
-                    changes.push((
-                        id.clone(),
-                        ClusterEvent::MemberSuspect {
-                            id: id.clone(),
-                            silent_for_ms: s,
-                        },
-                    ));
-                }
-                (MemberStatus::Suspect, Some(s)) if !self.is_suspicious(rec, s) => {
-                    rec.status = MemberStatus::Up;
-                    rec.since = now;
-                    changes.push((id.clone(), ClusterEvent::MemberReachable { id: id.clone() }));
-                }
-                _ => {}
-            }
-        }
-        self.records = records;
-        for (_, e) in changes {
-            out.push(now, e);
-        }
-        let mut any = false;
-        for (id, reason) in to_block {
-            any |= self.block_member(&id, reason, now, out);
-        }
-        if any {
-            self.apply_topology(now, out);
-        }
+        self.block_all(verdicts.block, now, out);
     }
 
     fn fan_out(&mut self, now: UnixMillis, rng: &mut impl Rng, out: &mut GossipOutcome) {
-        let busy: BTreeSet<&MemberId> = self.pending.values().map(|p| &p.target).collect();
+        let busy = self.pending.busy_targets();
         let mut candidates: Vec<MemberId> = self
             .members
             .active()
@@ -927,16 +562,7 @@ impl GossipCore {
         };
         let address = address_of(member);
         self.note_news_sent(&delta);
-        let token = RequestToken(self.next_token);
-        self.next_token += 1;
-        self.pending.insert(
-            token,
-            PendingRequest {
-                target: target.clone(),
-                marks: delta.watermarks,
-                sent_at: now,
-            },
-        );
+        let token = self.pending.insert(target.clone(), delta.watermarks, now);
         out.requests.push(OutboundGossip {
             request: GossipRequest {
                 from_member_id: String::from(target.as_str()),

@@ -17,10 +17,25 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::event::BlockReason;
 use super::types::{MemberId, UnixMillis};
 use crate::wire::proto::cluster::Member;
 use crate::wire::topology_hash;
+
+/// Why a member was blocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockReason {
+    /// Its heartbeat did not advance for `heartbeat_expiration`.
+    HeartbeatExpired,
+    /// It gossiped the `left` key (graceful leave).
+    Left,
+    /// The provider stopped listing it (Go blocks such members forever).
+    RemovedByProvider,
+    /// It was listed in the `blocked` field of a gossiped topology.
+    GossipedBlockList {
+        /// The owner whose topology listed it.
+        by: MemberId,
+    },
+}
 
 /// One block-list entry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,7 @@ use core::cmp::Reverse;
 use rand_core::Rng;
 
 use super::gossip_state::{GossipState, OwnerState};
+use super::rng::uniform;
 use super::types::MemberId;
 use crate::wire::proto::cluster;
 
@@ -96,11 +97,6 @@ impl Watermarks {
     fn for_target(&self, target: &str) -> Option<&BTreeMap<MemberId, i64>> {
         self.by_target.get(target)
     }
-}
-
-fn uniform(rng: &mut impl Rng, n: usize) -> usize {
-    // Lemire's multiply-shift; bias is below 2^-32 for our sizes.
-    ((u64::from(rng.next_u32()) * n as u64) >> 32) as usize
 }
 
 /// Builds the delta of `state` for `target`, as seen by `self_id`.

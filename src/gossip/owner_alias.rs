@@ -14,6 +14,7 @@
 
 use alloc::collections::BTreeMap;
 
+use super::gossip_state::{GossipState, OwnerState};
 use super::types::MemberId;
 
 /// Bare gossip owner ids of members whose id is `<prefix>@<owner>`.
@@ -66,6 +67,14 @@ impl OwnerAliases {
     /// The bare owner id member `member` may also gossip under.
     pub fn alias_of(&self, member: &str) -> Option<&MemberId> {
         self.by_member.get(member)
+    }
+
+    /// The gossip state member `member` publishes in `state`: under its own
+    /// id, or else under its alias.
+    pub fn owner_state<'s>(&self, state: &'s GossipState, member: &str) -> Option<&'s OwnerState> {
+        state
+            .owner(member)
+            .or_else(|| self.alias_of(member).and_then(|a| state.owner(a.as_str())))
     }
 }
 
