@@ -37,6 +37,7 @@
 mod address;
 mod block_list;
 mod config;
+mod conn;
 mod endpoint;
 mod endpoint_manager;
 mod error;
@@ -46,22 +47,17 @@ mod inbound;
 mod metrics;
 mod outbound;
 mod pending;
+mod router;
 mod server;
-mod shared;
+mod tasks;
 mod tls;
 
 use std::{
-    sync::{Arc, atomic::AtomicUsize},
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
-use tokio::{
-    net::TcpListener,
-    sync::{broadcast, oneshot, watch},
-    task::JoinHandle,
-};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tokio::{net::TcpListener, sync::broadcast, task::JoinHandle};
 use tracing::{info, warn};
 
 pub use address::parse_address;
@@ -72,18 +68,23 @@ pub use config::{
 pub use error::TransportError;
 pub use event::{EventStreamMessage, RemoteEvent, TerminationReason};
 pub use handler::{GossipHandler, HandlerFuture, Handlers};
-pub use inbound::{EVENTSTREAM_ID, GOSSIP_ID, PARTITION_ACTIVATOR_ID};
 pub use metrics::{RemoteMetrics, RemoteMetricsSnapshot};
 pub use pending::{FUTURE_PREFIX, go_base64};
+pub use router::{EVENTSTREAM_ID, GOSSIP_ID, PARTITION_ACTIVATOR_ID};
 pub use tls::TlsConfig;
 
-use crate::wire::{WireMessage, proto::actor::Pid, proto::remote::remoting_server::RemotingServer};
-use shared::{Lifecycle, Shared};
+use crate::wire::{WireMessage, proto::actor::Pid};
+use endpoint::EndpointContext;
+use endpoint_manager::EndpointManager;
+use event::EventSink;
+use pending::PendingRequests;
+use router::Router;
+use server::{InboundServer, StreamContext};
+use tasks::Tasks;
 
-/// HTTP/2 receive window of each inbound stream.
-const SERVER_STREAM_WINDOW: u32 = 4 << 20;
-/// HTTP/2 receive window of each inbound connection.
-const SERVER_CONNECTION_WINDOW: u32 = 8 << 20;
+/// How long a hard shutdown lets tasks end by themselves before cancelling
+/// them.
+const HARD_SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
 
 /// Starts remotes.
 #[derive(Debug)]
@@ -93,8 +94,8 @@ impl Remote {
     /// Validates `config`, binds the server and starts serving.
     ///
     /// # Errors
-    /// [`TransportError::InvalidConfig`], [`TransportError::Bind`] or
-    /// [`TransportError::Tls`].
+    /// [`TransportError::InvalidConfig`], [`TransportError::Bind`] (naming
+    /// the address and port) or [`TransportError::Tls`].
     pub async fn start(
         config: RemoteConfig,
         handlers: Handlers,
@@ -131,76 +132,104 @@ impl Remote {
             .advertised_address
             .clone()
             .unwrap_or_else(|| local.to_string());
-        let (events, _) = broadcast::channel(config.event_capacity);
-        let (eventstream, _) = broadcast::channel(config.event_capacity);
-        let (lifecycle, _) = watch::channel(Lifecycle::Running);
-        // Larger HTTP/2 receive windows than h2's 64 KiB default: a peer can
-        // then stream big batches without waiting a round trip per 64 KiB.
-        // Fixed windows, not adaptive ones: adaptive windows send pings.
-        let mut builder = Server::builder()
-            .tcp_nodelay(true)
-            .initial_stream_window_size(Some(SERVER_STREAM_WINDOW))
-            .initial_connection_window_size(Some(SERVER_CONNECTION_WINDOW));
-        if let Some(tls) = &config.tls {
-            builder = builder
-                .tls_config(tls.server())
-                .map_err(|e| TransportError::Tls(e.to_string()))?;
-        }
-        let shared = Arc::new(Shared {
-            address: address.clone(),
-            handlers,
-            metrics: RemoteMetrics::default(),
-            block_list: BlockList::default(),
-            pending: pending::PendingRequests::default(),
-            endpoints: endpoint_manager::EndpointManager::default(),
-            events,
-            eventstream,
-            lifecycle,
-            inbound_streams: AtomicUsize::new(0),
-            runtime: tokio::runtime::Handle::current(),
-            config,
-        });
-        let service = RemotingServer::new(server::RemotingService {
-            shared: Arc::clone(&shared),
-        })
-        .max_decoding_message_size(shared.config.max_message_size)
-        .max_encoding_message_size(shared.config.max_message_size);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(builder.add_service(service).serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            async {
-                let _ = stop_rx.await;
-            },
+        // Each piece gets the handles it needs; nothing holds them all but
+        // the `RemoteHandle`.
+        let tasks = Tasks::new();
+        let metrics = Arc::new(RemoteMetrics::default());
+        let block_list = Arc::new(BlockList::default());
+        let pending = Arc::new(PendingRequests::default());
+        let events = EventSink::new(config.event_capacity);
+        let endpoints = Arc::new(EndpointManager::new(
+            Arc::new(EndpointContext::new(
+                config.clone(),
+                address.clone(),
+                Arc::clone(&metrics),
+                Arc::clone(&block_list),
+                Arc::clone(&pending),
+                events.clone(),
+                tasks.clone(),
+            )),
+            Arc::clone(&block_list),
+            Arc::clone(&metrics),
+            config.endpoint_queue_capacity,
+            tasks.clone(),
         ));
-        info!(%address, bound = %local, system_id = %shared.config.system_id, "remote started");
+        let router = Arc::new(Router::new(
+            address.clone(),
+            handlers,
+            Arc::clone(&pending),
+            Arc::clone(&endpoints),
+            config.event_capacity,
+            Arc::clone(&metrics),
+            tasks.clone(),
+        ));
+        let inbound = Arc::new(StreamContext::new(
+            Arc::clone(&router),
+            Arc::clone(&block_list),
+            Arc::clone(&metrics),
+            events.clone(),
+            tasks.clone(),
+            config.system_id.clone(),
+            config.max_inbound_streams,
+        ));
+        let server = InboundServer::new(
+            Arc::clone(&inbound),
+            config.max_message_size,
+            config.tls.as_ref(),
+        )?;
+        let server = tasks.spawn_uncancelled(server.run(listener, tasks.clone()));
+        info!(%address, bound = %local, system_id = %config.system_id, "remote started");
         Ok(RemoteHandle {
-            shared,
-            local_addr: local,
-            server: Arc::new(std::sync::Mutex::new(Some((stop_tx, server)))),
+            inner: Arc::new(Inner {
+                router,
+                endpoints,
+                pending,
+                block_list,
+                metrics,
+                events,
+                tasks,
+                system_id: config.system_id,
+                shutdown_grace: config.shutdown_grace,
+                local_addr: local,
+                server: Mutex::new(Some(server)),
+                #[cfg(test)]
+                inbound,
+            }),
         })
     }
 }
 
-type ServerTask = (
-    oneshot::Sender<()>,
-    JoinHandle<Result<(), tonic::transport::Error>>,
-);
+/// What the handle reaches: the facade's own state, never passed to tasks.
+struct Inner {
+    router: Arc<Router>,
+    endpoints: Arc<EndpointManager>,
+    pending: Arc<PendingRequests>,
+    block_list: Arc<BlockList>,
+    metrics: Arc<RemoteMetrics>,
+    events: EventSink,
+    tasks: Tasks,
+    system_id: String,
+    shutdown_grace: Duration,
+    local_addr: std::net::SocketAddr,
+    /// The last resort if the server outlives even the hard stop.
+    server: Mutex<Option<JoinHandle<()>>>,
+    #[cfg(test)]
+    inbound: Arc<StreamContext>,
+}
 
 /// A running remote; cheap to clone (all clones drive the same remote).
 /// Dropping the handles without [`RemoteHandle::shutdown`] leaves the server
 /// running until the runtime stops.
 #[derive(Clone)]
 pub struct RemoteHandle {
-    shared: Arc<Shared>,
-    local_addr: std::net::SocketAddr,
-    server: Arc<std::sync::Mutex<Option<ServerTask>>>,
+    inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for RemoteHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteHandle")
-            .field("address", &self.shared.address)
-            .field("system_id", &self.shared.config.system_id)
+            .field("address", &self.address())
+            .field("system_id", &self.inner.system_id)
             .finish_non_exhaustive()
     }
 }
@@ -208,23 +237,23 @@ impl std::fmt::Debug for RemoteHandle {
 impl RemoteHandle {
     /// The one address we publish (`host:port`).
     pub fn address(&self) -> &str {
-        &self.shared.address
+        self.inner.router.address()
     }
 
     /// The socket the server is bound to.
     pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.local_addr
+        self.inner.local_addr
     }
 
     /// Our system id (sent in handshakes, answered as `member_id`).
     pub fn system_id(&self) -> &str {
-        &self.shared.config.system_id
+        &self.inner.system_id
     }
 
     /// A PID on our address.
     pub fn pid(&self, id: &str) -> Pid {
         Pid {
-            address: self.shared.address.clone(),
+            address: self.address().to_owned(),
             id: id.into(),
             request_id: 0,
         }
@@ -232,7 +261,7 @@ impl RemoteHandle {
 
     /// True when `address` is exactly our published address.
     pub fn is_own_address(&self, address: &str) -> bool {
-        address == self.shared.address
+        address == self.address()
     }
 
     /// Sends `message` to `target` with an optional sender. Fire and forget:
@@ -247,7 +276,7 @@ impl RemoteHandle {
         message: impl Into<WireMessage>,
         sender: Option<Pid>,
     ) -> Result<(), TransportError> {
-        self.shared.send(target, message.into(), sender)
+        self.inner.router.send(target, message.into(), sender)
     }
 
     /// Sends `message` to `target` with a fresh `future$N` sender PID on our
@@ -264,18 +293,19 @@ impl RemoteHandle {
         message: impl Into<WireMessage>,
         timeout: Duration,
     ) -> Result<WireMessage, TransportError> {
-        let (id, rx) = self.shared.pending.register();
+        let pending = &self.inner.pending;
+        let (id, rx) = pending.register();
         let sender = self.pid(&id);
-        if let Err(e) = self.shared.send(target, message.into(), Some(sender)) {
-            self.shared.pending.remove(&id);
+        if let Err(e) = self.inner.router.send(target, message.into(), Some(sender)) {
+            pending.remove(&id);
             return Err(e);
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(TransportError::ShuttingDown),
             Err(_) => {
-                self.shared.pending.remove(&id);
-                RemoteMetrics::inc(&self.shared.metrics.requests_timed_out);
+                pending.remove(&id);
+                RemoteMetrics::inc(&self.inner.metrics.requests_timed_out);
                 Err(TransportError::Timeout)
             }
         }
@@ -285,83 +315,84 @@ impl RemoteHandle {
     /// `blocked = true`, its batches dropped, and its address (if known) is
     /// no longer dialled; an open endpoint to it is closed.
     pub fn block(&self, system_id: &str) {
-        let address = self.shared.block_list.block(system_id);
+        let address = self.inner.block_list.block(system_id);
         warn!(%system_id, ?address, "blocking peer");
         if let Some(a) = address {
-            self.shared.endpoints.remove(&a, TerminationReason::Blocked);
+            self.inner.endpoints.remove(&a, TerminationReason::Blocked);
         }
     }
 
     /// The block list (e.g. to [`BlockList::learn`] system id ↔ address
     /// pairs from the topology, or to read it).
     pub fn block_list(&self) -> &BlockList {
-        &self.shared.block_list
+        &self.inner.block_list
     }
 
     /// Closes and forgets the endpoint to `address` (the peer left the
     /// topology). Queued messages fail; a later send dials afresh. True when
     /// there was an endpoint.
     pub fn remove_endpoint(&self, address: &str) -> bool {
-        self.shared
+        self.inner
             .endpoints
             .remove(address, TerminationReason::Removed)
     }
 
     /// Addresses we currently have an endpoint for.
     pub fn endpoints(&self) -> Vec<String> {
-        self.shared.endpoints.addresses()
+        self.inner.endpoints.addresses()
     }
 
     /// Endpoint life-cycle events.
     pub fn subscribe_events(&self) -> broadcast::Receiver<RemoteEvent> {
-        self.shared.events.subscribe()
+        self.inner.events.subscribe()
     }
 
     /// Messages peers send to our `eventstream` PID.
     pub fn subscribe_eventstream(&self) -> broadcast::Receiver<EventStreamMessage> {
-        self.shared.eventstream.subscribe()
+        self.inner.router.subscribe_eventstream()
     }
 
     /// The counters.
     pub fn metrics(&self) -> RemoteMetricsSnapshot {
-        self.shared.metrics.snapshot()
+        self.inner.metrics.snapshot()
     }
 
-    /// Stops the remote. Graceful: every inbound stream gets
-    /// `DisconnectRequest` and then an error status (so Go peers drop their
-    /// endpoint to us at once), our endpoints half-close, and the server
-    /// drains for at most `shutdown_grace`. Not graceful: streams end with an
-    /// error status only. Waiting requests fail with `ShuttingDown`.
+    /// Stops the remote and returns once every task it ran has ended
+    /// (server, connections, inbound streams, endpoints, handler calls).
+    /// Graceful: every inbound stream gets `DisconnectRequest` and then an
+    /// error status (so Go peers drop their endpoint to us at once), our
+    /// endpoints half-close, and tasks get at most `shutdown_grace` to end.
+    /// Not graceful: streams end with an error status only, and tasks get
+    /// 100 ms. What has not ended by then is cancelled, and awaited. Waiting
+    /// requests fail with `ShuttingDown`. A second call waits for the first.
     pub async fn shutdown(&self, graceful: bool) {
-        let state = if graceful {
-            Lifecycle::ShuttingDownGracefully
-        } else {
-            Lifecycle::ShuttingDownHard
-        };
-        if self.shared.lifecycle.send_replace(state) != Lifecycle::Running {
+        let inner = &self.inner;
+        if !inner.tasks.begin_shutdown(graceful) {
+            inner.tasks.ended().await;
             return;
         }
-        info!(address = %self.shared.address, graceful, "remote shutting down");
-        self.shared
-            .endpoints
-            .close_all(&TerminationReason::Shutdown);
-        self.shared.pending.fail_all(&TransportError::ShuttingDown);
-        let task = self
-            .server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some((stop, mut join)) = task {
-            let _ = stop.send(());
-            let grace = if graceful {
-                self.shared.config.shutdown_grace
-            } else {
-                Duration::from_millis(100)
-            };
-            if tokio::time::timeout(grace, &mut join).await.is_err() {
-                warn!("server did not drain in time; aborting");
-                join.abort();
+        info!(address = %self.address(), graceful, "remote shutting down");
+        inner.endpoints.close_all(&TerminationReason::Shutdown);
+        inner.pending.fail_all(&TransportError::ShuttingDown);
+        let grace = if graceful {
+            inner.shutdown_grace
+        } else {
+            HARD_SHUTDOWN_GRACE
+        };
+        if !inner.tasks.finish(grace).await {
+            // Cancelled tasks end at once; only the server (waiting for
+            // tonic's connection tasks) can still be running.
+            warn!("remote tasks did not end after cancelling; aborting the server");
+            let server = inner
+                .server
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(server) = server {
+                server.abort();
+                let _ = server.await;
             }
+            inner.tasks.ended().await;
         }
     }
 }
@@ -370,7 +401,6 @@ impl RemoteHandle {
 mod tests {
     use super::*;
     use crate::wire::proto::cluster::{GossipRequest, GossipResponse, GossipState};
-    use std::sync::atomic::Ordering;
 
     fn gossip_request() -> GossipRequest {
         GossipRequest {
@@ -408,7 +438,7 @@ mod tests {
         while h.metrics().late_responses == 0 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(h.shared.pending_len(), 0);
+        assert_eq!(h.inner.pending.len(), 0);
         h.shutdown(false).await;
     }
 
@@ -425,12 +455,33 @@ mod tests {
             .await;
         assert_eq!(res, Ok(GossipResponse::default().into()));
         assert!(h.endpoints().is_empty());
-        assert_eq!(h.shared.inbound_streams.load(Ordering::Relaxed), 0);
+        assert_eq!(h.inner.inbound.open_streams(), 0);
         assert_eq!(h.metrics().inbound_handshakes, 0);
         h.shutdown(true).await;
         assert_eq!(
             h.send(h.pid(GOSSIP_ID), gossip_request(), None),
             Err(TransportError::ShuttingDown)
+        );
+    }
+
+    #[tokio::test]
+    async fn port_in_use_is_an_error_naming_the_port() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let bind = taken.local_addr().unwrap();
+        let err = Remote::start(
+            RemoteConfig {
+                bind,
+                ..RemoteConfig::default()
+            },
+            Handlers::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, TransportError::Bind { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("cannot listen on {bind}: ")),
+            "{text}"
         );
     }
 }

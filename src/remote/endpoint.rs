@@ -19,18 +19,78 @@ use tonic::{Streaming, transport::Endpoint};
 use tracing::{debug, info, warn};
 
 use super::{
-    RemoteEvent, RemoteMetrics, TerminationReason, TransportError,
+    BlockList, RemoteConfig, RemoteEvent, RemoteMetrics, TerminationReason, TransportError,
     address::dial_uri,
+    event::EventSink,
     outbound::{Outbound, plan_batches},
-    shared::Shared,
+    pending::PendingRequests,
+    tasks::Tasks,
 };
-use crate::wire::proto::remote::{
-    ConnectRequest, ConnectResponse, MessageBatch, RemoteMessage, ServerConnection,
-    connect_request::ConnectionType, remote_message::MessageType, remoting_client::RemotingClient,
+use crate::wire::proto::{
+    actor::Pid,
+    remote::{
+        ConnectRequest, ConnectResponse, MessageBatch, RemoteMessage, ServerConnection,
+        connect_request::ConnectionType, remote_message::MessageType,
+        remoting_client::RemotingClient,
+    },
 };
 
 /// How many messages we take from the queue per round (a few batches).
 const DRAIN_FACTOR: usize = 4;
+
+/// What every endpoint task of one remote needs, and nothing more.
+pub(crate) struct EndpointContext {
+    config: RemoteConfig,
+    /// Our published address (sent in handshakes; senders on it are ours).
+    address: String,
+    metrics: Arc<RemoteMetrics>,
+    block_list: Arc<BlockList>,
+    pending: Arc<PendingRequests>,
+    events: EventSink,
+    /// Executor of the tasks tonic spawns for each client channel.
+    tasks: Tasks,
+}
+
+impl EndpointContext {
+    pub(crate) fn new(
+        config: RemoteConfig,
+        address: String,
+        metrics: Arc<RemoteMetrics>,
+        block_list: Arc<BlockList>,
+        pending: Arc<PendingRequests>,
+        events: EventSink,
+        tasks: Tasks,
+    ) -> Self {
+        Self {
+            config,
+            address,
+            metrics,
+            block_list,
+            pending,
+            events,
+            tasks,
+        }
+    }
+
+    /// A message that will never be sent: if `sender` is one of our waiting
+    /// requests, that request fails with `err`.
+    fn fail_sender(&self, sender: Option<&Pid>, err: &TransportError) {
+        if let Some(s) = sender
+            && s.address == self.address
+        {
+            self.pending.complete(&s.id, Err(err.clone()));
+        }
+    }
+}
+
+/// An endpoint task's last word to its manager: generation `generation` of
+/// the endpoint to `address` has ended (so the manager forgets exactly that
+/// entry, never a newer one for the same address).
+#[derive(Debug)]
+pub(crate) struct Ended {
+    pub(crate) address: String,
+    pub(crate) generation: u64,
+}
 
 struct Connection {
     tx: mpsc::Sender<RemoteMessage>,
@@ -58,11 +118,12 @@ async fn closed(close: &mut watch::Receiver<Option<TerminationReason>>) -> Termi
 
 /// The endpoint task.
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    ctx: Arc<EndpointContext>,
     address: String,
     generation: u64,
     mut queue: mpsc::Receiver<Outbound>,
     mut close: watch::Receiver<Option<TerminationReason>>,
+    ended: mpsc::UnboundedSender<Ended>,
 ) {
     let mut carry: Vec<Outbound> = Vec::new();
     let reason = loop {
@@ -79,76 +140,81 @@ pub(crate) async fn run(
         let connected = tokio::select! {
             biased;
             r = closed(&mut close) => break r,
-            c = connect_with_backoff(&shared, &address) => c,
+            c = connect_with_backoff(&ctx, &address) => c,
         };
         let (mut conn, response) = match connected {
             Ok(c) => c,
             Err(e) => break TerminationReason::ConnectFailed(e.to_string()),
         };
-        RemoteMetrics::inc(&shared.metrics.endpoints_connected);
-        shared.block_list.learn(&response.member_id, &address);
+        RemoteMetrics::inc(&ctx.metrics.endpoints_connected);
+        ctx.block_list.learn(&response.member_id, &address);
         if response.blocked {
-            RemoteMetrics::inc(&shared.metrics.blocked_by_peer);
+            RemoteMetrics::inc(&ctx.metrics.blocked_by_peer);
             warn!(%address, member_id = %response.member_id,
                 "peer answered our handshake with blocked = true: it has excluded us for good");
         }
         info!(%address, member_id = %response.member_id, "endpoint connected");
-        shared.publish(RemoteEvent::EndpointConnected {
+        ctx.events.publish(RemoteEvent::EndpointConnected {
             address: address.clone(),
             member_id: response.member_id.clone(),
             blocked: response.blocked,
         });
-        if shared.block_list.is_blocked(&response.member_id) {
+        if ctx.block_list.is_blocked(&response.member_id) {
             break TerminationReason::Blocked;
         }
         match conn
-            .pump(&shared, &address, &mut queue, &mut close, &mut carry)
+            .pump(&ctx, &address, &mut queue, &mut close, &mut carry)
             .await
         {
             PumpEnd::Closed(r) => break r,
             PumpEnd::Terminated(r) => {
-                RemoteMetrics::inc(&shared.metrics.endpoints_terminated);
+                RemoteMetrics::inc(&ctx.metrics.endpoints_terminated);
                 info!(%address, reason = ?r, "endpoint terminated; reconnecting on next message");
-                shared.publish(RemoteEvent::EndpointTerminated {
+                ctx.events.publish(RemoteEvent::EndpointTerminated {
                     address: address.clone(),
                     reason: r,
                 });
             }
         }
     };
-    shared.endpoints.remove_generation(&address, generation);
+    // The manager may be gone already (the remote is shutting down).
+    let _ = ended.send(Ended {
+        address: address.clone(),
+        generation,
+    });
     queue.close();
     let err = TransportError::EndpointTerminated {
         address: address.clone(),
     };
     let mut dropped = 0u64;
     for m in carry.drain(..) {
-        shared.fail_outbound(&m, &err);
+        ctx.fail_sender(m.sender.as_ref(), &err);
         dropped += 1;
     }
     while let Ok(m) = queue.try_recv() {
-        shared.fail_outbound(&m, &err);
+        ctx.fail_sender(m.sender.as_ref(), &err);
         dropped += 1;
     }
-    RemoteMetrics::add(&shared.metrics.outbound_dropped_terminated, dropped);
-    RemoteMetrics::inc(&shared.metrics.endpoints_terminated);
+    RemoteMetrics::add(&ctx.metrics.outbound_dropped_terminated, dropped);
+    RemoteMetrics::inc(&ctx.metrics.endpoints_terminated);
     info!(%address, ?reason, dropped, "endpoint closed");
-    shared.publish(RemoteEvent::EndpointTerminated { address, reason });
+    ctx.events
+        .publish(RemoteEvent::EndpointTerminated { address, reason });
 }
 
 async fn connect_with_backoff(
-    shared: &Shared,
+    ctx: &EndpointContext,
     address: &str,
 ) -> Result<(Connection, ConnectResponse), TransportError> {
-    let backoff = &shared.config.backoff;
+    let backoff = &ctx.config.backoff;
     let mut attempt = 1;
     loop {
-        match connect_once(shared, address).await {
+        match connect_once(ctx, address).await {
             Ok(c) => return Ok(c),
             Err(e) => {
-                RemoteMetrics::inc(&shared.metrics.connect_failures);
+                RemoteMetrics::inc(&ctx.metrics.connect_failures);
                 if matches!(e, TransportError::HandshakeTimeout { .. }) {
-                    RemoteMetrics::inc(&shared.metrics.handshake_timeouts);
+                    RemoteMetrics::inc(&ctx.metrics.handshake_timeouts);
                 }
                 warn!(%address, attempt, error = %e, "connection attempt failed");
                 if attempt >= backoff.max_attempts || matches!(e, TransportError::InvalidAddress(_))
@@ -174,10 +240,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 async fn connect_once(
-    shared: &Shared,
+    ctx: &EndpointContext,
     address: &str,
 ) -> Result<(Connection, ConnectResponse), TransportError> {
-    let config = &shared.config;
+    let config = &ctx.config;
     let connect_err = |reason: String| TransportError::Connect {
         address: address.into(),
         reason,
@@ -186,7 +252,8 @@ async fn connect_once(
     let mut endpoint = Endpoint::from_shared(uri)
         .map_err(|_| TransportError::InvalidAddress(address.into()))?
         .connect_timeout(config.connect_timeout)
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        .executor(ctx.tasks.clone());
     if let Some(interval) = config.http2_keepalive {
         endpoint = endpoint
             .http2_keep_alive_interval(interval)
@@ -209,7 +276,7 @@ async fn connect_once(
         message_type: Some(MessageType::ConnectRequest(ConnectRequest {
             connection_type: Some(ConnectionType::ServerConnection(ServerConnection {
                 system_id: config.system_id.clone(),
-                address: shared.address.clone(),
+                address: ctx.address.clone(),
             })),
         })),
     };
@@ -257,14 +324,12 @@ fn termination_of(frame: Result<Option<RemoteMessage>, tonic::Status>) -> Termin
 
 /// Fails the requests whose answers would have come back to senders in an
 /// unsent batch.
-fn fail_batch(shared: &Shared, batch: &MessageBatch, err: &TransportError) {
+fn fail_batch(ctx: &EndpointContext, batch: &MessageBatch, err: &TransportError) {
     for s in &batch.senders {
-        if s.address == shared.address {
-            shared.pending.complete(&s.id, Err(err.clone()));
-        }
+        ctx.fail_sender(Some(s), err);
     }
     RemoteMetrics::add(
-        &shared.metrics.outbound_dropped_terminated,
+        &ctx.metrics.outbound_dropped_terminated,
         batch.envelopes.len() as u64,
     );
 }
@@ -272,13 +337,13 @@ fn fail_batch(shared: &Shared, batch: &MessageBatch, err: &TransportError) {
 impl Connection {
     async fn pump(
         &mut self,
-        shared: &Shared,
+        ctx: &EndpointContext,
         address: &str,
         queue: &mut mpsc::Receiver<Outbound>,
         close: &mut watch::Receiver<Option<TerminationReason>>,
         carry: &mut Vec<Outbound>,
     ) -> PumpEnd {
-        let config = &shared.config;
+        let config = &ctx.config;
         let max_count = config.max_batch_envelopes;
         loop {
             if carry.is_empty() {
@@ -304,11 +369,11 @@ impl Connection {
                 config.max_outbound_message_size,
             );
             for (m, size) in too_large {
-                RemoteMetrics::inc(&shared.metrics.outbound_dropped_too_large);
+                RemoteMetrics::inc(&ctx.metrics.outbound_dropped_too_large);
                 warn!(target_pid = ?m.target, size, limit = config.max_outbound_message_size,
                     "dropping message larger than the message size limit");
-                shared.fail_outbound(
-                    &m,
+                ctx.fail_sender(
+                    m.sender.as_ref(),
                     &TransportError::MessageTooLarge {
                         size,
                         limit: config.max_outbound_message_size,
@@ -333,12 +398,12 @@ impl Connection {
                         address: address.to_owned(),
                     };
                     for rest in batches {
-                        fail_batch(shared, &rest, &err);
+                        fail_batch(ctx, &rest, &err);
                     }
                     return PumpEnd::Terminated(reason);
                 }
-                RemoteMetrics::inc(&shared.metrics.outbound_batches);
-                RemoteMetrics::add(&shared.metrics.outbound_bytes, bytes);
+                RemoteMetrics::inc(&ctx.metrics.outbound_batches);
+                RemoteMetrics::add(&ctx.metrics.outbound_bytes, bytes);
                 debug!(bytes, "batch sent");
             }
         }

@@ -1,6 +1,9 @@
 //! What the transport tells the node: endpoint life cycle and messages that
 //! Go members broadcast to every member's `eventstream`.
 
+use tokio::sync::broadcast;
+use tracing::debug;
+
 use crate::wire::{WireMessage, proto::actor::Pid};
 
 /// Why an outbound endpoint terminated.
@@ -63,4 +66,24 @@ pub struct EventStreamMessage {
     pub sender: Option<Pid>,
     /// The message.
     pub message: WireMessage,
+}
+
+/// Where [`RemoteEvent`]s are published; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct EventSink(broadcast::Sender<RemoteEvent>);
+
+impl EventSink {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self(broadcast::channel(capacity).0)
+    }
+
+    /// Publishes an event; nobody listening is fine.
+    pub(crate) fn publish(&self, event: RemoteEvent) {
+        debug!(?event, "remote event");
+        let _ = self.0.send(event);
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<RemoteEvent> {
+        self.0.subscribe()
+    }
 }

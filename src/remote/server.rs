@@ -14,35 +14,150 @@
 use std::{
     net::SocketAddr,
     pin::Pin,
-    sync::{Arc, atomic::Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
-use tokio::sync::mpsc;
-use tokio_stream::{Stream, wrappers::ReceiverStream};
-use tonic::{Code, Request, Response, Status, Streaming};
+use tokio::{net::TcpListener, sync::mpsc};
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream, wrappers::TcpListenerStream};
+use tonic::{
+    Code, Request, Response, Status, Streaming,
+    transport::{Server, server::Router as TonicRouter},
+};
 use tracing::{debug, info, warn};
 
 use super::{
-    RemoteEvent, RemoteMetrics, inbound,
-    shared::{Lifecycle, Shared},
+    BlockList, RemoteEvent, RemoteMetrics, TransportError,
+    conn::CancellableIo,
+    event::EventSink,
+    inbound,
+    router::Router,
+    tasks::{Lifecycle, Tasks},
+    tls::TlsConfig,
 };
 use crate::wire::proto::remote::{
     ConnectResponse, DisconnectRequest, GetProcessDiagnosticsRequest,
     GetProcessDiagnosticsResponse, ListProcessesRequest, ListProcessesResponse, RemoteMessage,
-    connect_request::ConnectionType, remote_message::MessageType, remoting_server::Remoting,
+    connect_request::ConnectionType,
+    remote_message::MessageType,
+    remoting_server::{Remoting, RemotingServer},
 };
 
+/// HTTP/2 receive window of each inbound stream.
+const SERVER_STREAM_WINDOW: u32 = 4 << 20;
+/// HTTP/2 receive window of each inbound connection.
+const SERVER_CONNECTION_WINDOW: u32 = 8 << 20;
+
+/// What inbound streams need, and nothing more.
+pub(crate) struct StreamContext {
+    router: Arc<Router>,
+    block_list: Arc<BlockList>,
+    metrics: Arc<RemoteMetrics>,
+    events: EventSink,
+    tasks: Tasks,
+    /// Ours, answered as `ConnectResponse.member_id`.
+    system_id: String,
+    max_inbound_streams: usize,
+    /// Inbound streams open now.
+    open: AtomicUsize,
+}
+
+impl StreamContext {
+    pub(crate) fn new(
+        router: Arc<Router>,
+        block_list: Arc<BlockList>,
+        metrics: Arc<RemoteMetrics>,
+        events: EventSink,
+        tasks: Tasks,
+        system_id: String,
+        max_inbound_streams: usize,
+    ) -> Self {
+        Self {
+            router,
+            block_list,
+            metrics,
+            events,
+            tasks,
+            system_id,
+            max_inbound_streams,
+            open: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many inbound streams are open (tests).
+    #[cfg(test)]
+    pub(crate) fn open_streams(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// The gRPC server, configured but not yet serving.
+pub(crate) struct InboundServer {
+    router: TonicRouter,
+}
+
+impl InboundServer {
+    /// The service for `context` with its size limits, HTTP/2 windows and
+    /// optional TLS.
+    ///
+    /// # Errors
+    /// [`TransportError::Tls`] when the TLS material is unusable.
+    pub(crate) fn new(
+        context: Arc<StreamContext>,
+        max_message_size: usize,
+        tls: Option<&TlsConfig>,
+    ) -> Result<Self, TransportError> {
+        // Larger HTTP/2 receive windows than h2's 64 KiB default: a peer can
+        // then stream big batches without waiting a round trip per 64 KiB.
+        // Fixed windows, not adaptive ones: adaptive windows send pings.
+        let mut builder = Server::builder()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(Some(SERVER_STREAM_WINDOW))
+            .initial_connection_window_size(Some(SERVER_CONNECTION_WINDOW));
+        if let Some(tls) = tls {
+            builder = builder
+                .tls_config(tls.server())
+                .map_err(|e| TransportError::Tls(e.to_string()))?;
+        }
+        let service = RemotingServer::new(RemotingService { context })
+            .max_decoding_message_size(max_message_size)
+            .max_encoding_message_size(max_message_size);
+        Ok(Self {
+            router: builder.add_service(service),
+        })
+    }
+
+    /// Serves on `listener` until the remote stops, then returns once every
+    /// connection has closed: at once when the peers close them, or after
+    /// the hard stop, which fails their sockets (see `conn`).
+    pub(crate) async fn run(self, listener: TcpListener, tasks: Tasks) {
+        let cancel = tasks.clone();
+        let incoming = TcpListenerStream::new(listener)
+            .map(move |accepted| accepted.map(|io| CancellableIo::new(io, cancel.cancelled())));
+        let stopping = tasks.clone();
+        if let Err(e) = self
+            .router
+            .serve_with_incoming_shutdown(incoming, async move { stopping.stopping().await })
+            .await
+        {
+            warn!(error = %e, "server ended with an error");
+        }
+    }
+}
+
 /// The gRPC service implementation.
-pub(crate) struct RemotingService {
-    pub shared: Arc<Shared>,
+struct RemotingService {
+    context: Arc<StreamContext>,
 }
 
 /// Decrements the inbound stream count when the stream task ends.
-struct StreamSlot(Arc<Shared>);
+struct StreamSlot(Arc<StreamContext>);
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        self.0.inbound_streams.fetch_sub(1, Ordering::AcqRel);
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -56,26 +171,25 @@ impl Remoting for RemotingService {
         &self,
         request: Request<Streaming<RemoteMessage>>,
     ) -> Result<Response<Self::ReceiveStream>, Status> {
-        let shared = &self.shared;
+        let ctx = &self.context;
         let peer = request
             .remote_addr()
             .map_or_else(|| "unknown".to_owned(), |a: SocketAddr| a.to_string());
-        if !shared.is_running() {
+        if !ctx.tasks.is_running() {
             return Err(Status::unavailable("remote is shutting down"));
         }
-        let open = shared.inbound_streams.fetch_add(1, Ordering::AcqRel);
-        let slot = StreamSlot(Arc::clone(shared));
-        if open >= shared.config.max_inbound_streams {
-            RemoteMetrics::inc(&shared.metrics.inbound_streams_rejected);
-            warn!(%peer, open, limit = shared.config.max_inbound_streams,
+        let open = ctx.open.fetch_add(1, Ordering::AcqRel);
+        let slot = StreamSlot(Arc::clone(ctx));
+        if open >= ctx.max_inbound_streams {
+            RemoteMetrics::inc(&ctx.metrics.inbound_streams_rejected);
+            warn!(%peer, open, limit = ctx.max_inbound_streams,
                 "refusing inbound stream: too many open");
             return Err(Status::resource_exhausted("too many inbound streams"));
         }
-        RemoteMetrics::inc(&shared.metrics.inbound_streams_accepted);
+        RemoteMetrics::inc(&ctx.metrics.inbound_streams_accepted);
         debug!(%peer, "inbound stream opened");
         let (tx, rx) = mpsc::channel(4);
-        shared
-            .runtime
+        ctx.tasks
             .spawn(serve_stream(slot, request.into_inner(), tx, peer));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -111,9 +225,9 @@ async fn serve_stream(
     tx: mpsc::Sender<Result<RemoteMessage, Status>>,
     peer: String,
 ) {
-    let shared = Arc::clone(&slot.0);
-    let metrics = &shared.metrics;
-    let mut lifecycle = shared.lifecycle.subscribe();
+    let ctx = Arc::clone(&slot.0);
+    let metrics = &ctx.metrics;
+    let mut lifecycle = ctx.tasks.lifecycle();
     // The peer's system id, once it has said hello.
     let mut system_id: Option<String> = None;
     loop {
@@ -157,15 +271,15 @@ async fn serve_stream(
         match message.message_type {
             Some(MessageType::ConnectRequest(request)) => match request.connection_type {
                 Some(ConnectionType::ServerConnection(hello)) => {
-                    let blocked = shared.block_list.is_blocked(&hello.system_id);
+                    let blocked = ctx.block_list.is_blocked(&hello.system_id);
                     RemoteMetrics::inc(&metrics.inbound_handshakes);
                     if blocked {
                         RemoteMetrics::inc(&metrics.inbound_handshakes_blocked);
                         info!(%peer, system_id = %hello.system_id, "blocked peer connected");
                     }
-                    shared.block_list.learn(&hello.system_id, &hello.address);
+                    ctx.block_list.learn(&hello.system_id, &hello.address);
                     let response = ConnectResponse {
-                        member_id: shared.config.system_id.clone(),
+                        member_id: ctx.system_id.clone(),
                         blocked,
                     };
                     if tx
@@ -175,7 +289,7 @@ async fn serve_stream(
                     {
                         return;
                     }
-                    shared.publish(RemoteEvent::InboundConnected {
+                    ctx.events.publish(RemoteEvent::InboundConnected {
                         system_id: hello.system_id.clone(),
                         address: hello.address,
                         blocked,
@@ -192,14 +306,14 @@ async fn serve_stream(
             Some(MessageType::MessageBatch(batch)) => {
                 if system_id
                     .as_deref()
-                    .is_some_and(|id| shared.block_list.is_blocked(id))
+                    .is_some_and(|id| ctx.block_list.is_blocked(id))
                 {
                     RemoteMetrics::inc(&metrics.inbound_batches_blocked);
                     debug!(%peer, "dropping batch from blocked peer");
                     continue;
                 }
                 RemoteMetrics::inc(&metrics.inbound_batches);
-                inbound::route_batch(&shared, &batch, &peer);
+                inbound::route_batch(&ctx.router, metrics, &batch, &peer);
             }
             other => {
                 RemoteMetrics::inc(&metrics.inbound_unexpected_frames);
