@@ -1,8 +1,8 @@
 //! protoactor-go's Remoting protocol over tonic: a peer that Go nodes cannot
 //! tell from a Go node.
 //!
-//! The protocol is asymmetric and unforgiving (see the wire notes, sections
-//! 1–3 and 8.3): every node dials its own connection to each peer and opens
+//! The protocol is asymmetric and unforgiving (see docs/wire-protocol.md#transport
+//! and docs/go-quirks.md#transport): every node dials its own connection to each peer and opens
 //! one `remote.Remoting/Receive` stream on it; all its traffic to that peer
 //! flows client → server on that stream, and answers come back over the
 //! peer's *own* connection to us. A server sends nothing on an inbound stream

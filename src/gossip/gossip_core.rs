@@ -160,7 +160,7 @@ impl GossipCore {
             );
             if !delta.is_empty() {
                 // Go never acknowledges a GossipResponse, so these
-                // watermarks are committed optimistically (notes 5.12).
+                // watermarks are committed optimistically (docs/go-quirks.md#q-g1).
                 self.watermarks.commit(&requester, &delta.watermarks);
                 self.note_news_sent(&delta);
                 response.state = Some(delta.state);

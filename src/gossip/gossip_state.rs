@@ -1,6 +1,6 @@
 //! Gossip state: one entry per (owner member, key), and its merge.
 //!
-//! protoactor-go's rules (notes 5.7): an owner's entries share one sequence
+//! protoactor-go's rules (docs/wire-protocol.md#merge-rules): an owner's entries share one sequence
 //! counter; on merge a remote entry replaces ours only if its sequence number
 //! is strictly higher; accepted entries are stamped with the receiver's clock
 //! (the sender's timestamp is never trusted). We add one rule Go lacks

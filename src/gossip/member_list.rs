@@ -1,6 +1,6 @@
 //! The member list: provider snapshots → topology, block list, topology hash.
 //!
-//! Go's rules (notes 6.1): the active set is the provider's list minus the
+//! Go's rules (docs/wire-protocol.md#membership): the active set is the provider's list minus the
 //! block list; a change is detected by topology hash; every member that
 //! leaves the active set is blocked, and a blocked id never comes back (a
 //! restarted process uses a new id). Topology member lists are ascending by

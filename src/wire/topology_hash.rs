@@ -30,7 +30,7 @@ pub fn topology_hash_of_members(members: &[Member]) -> u64 {
 mod tests {
     use super::*;
 
-    // The values in protoactor-go-wire.md 6.3; the Go-written vectors in
+    // The worked values of docs/wire-protocol.md#topology-hash-values; the Go-written vectors in
     // compat-tests cover many more sets.
     #[test]
     fn documented_values() {
