@@ -333,7 +333,8 @@ mod tests {
         beat(&mut state, "a", 1, 0);
         beat(&mut state, "b", 1, 15_000);
         state.set(&"c".into(), LEFT_KEY, Any::default(), 2, UnixMillis(15_000));
-        beat(&mut state, "stranger", 1, 0);
+        // Not in the topology, never sent a heartbeat, quiet for > 20 s.
+        state.set(&"stranger".into(), "app", Any::default(), 1, UnixMillis(0));
         let v = fd.scan(
             &state,
             &OwnerAliases::default(),
