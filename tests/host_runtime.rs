@@ -162,6 +162,26 @@ impl Host {
         self.gossiper.lock().unwrap().stop()
     }
 
+    /// Polls the table (from the calling thread, as a host's pump would)
+    /// until `ok` holds, for at most 10 s.
+    fn wait_for(&self, what: &str, ok: impl Fn(&HostCore) -> bool) {
+        let start = Instant::now();
+        loop {
+            let table = self.table();
+            if ok(&table) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what}: table {:?}, log {:?}",
+                table.members,
+                table.log
+            );
+            drop(table);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The host's event pump: applies what the bridge published.
     fn table(&self) -> MutexGuard<'_, HostCore> {
         let mut core = self.core.lock().unwrap();
@@ -206,6 +226,8 @@ fn lone_member_lifecycle(host: &Host, config: &HostClusterConfig) {
         started.elapsed() < Duration::from_secs(6),
         "start is bounded"
     );
+    // The provider lists us on its first poll, shortly after start.
+    host.wait_for("our own member", |t| !t.members.is_empty());
     {
         let table = host.table();
         let (id, me) = table.members.iter().next().expect("our own member");
@@ -238,7 +260,7 @@ fn outside_any_runtime() {
     lone_member_lifecycle(&host, &config);
     // The same gossiper starts again (a fresh member id).
     host.start().expect("restart");
-    assert_eq!(host.table().members.len(), 1);
+    host.wait_for("our own member again", |t| t.members.len() == 1);
     host.stop().expect("stop again");
 }
 
@@ -429,6 +451,7 @@ async fn the_host_table_matches_a_go_members_view() {
     };
     let host = Host::new(&config, None);
     host.start().expect("start");
+    host.wait_for("our own member", |t| !t.members.is_empty());
     let self_id = host.table().members.keys().next().cloned().unwrap();
     let mut go = Vec::new();
     for s in starts {
@@ -469,6 +492,21 @@ async fn the_host_table_matches_a_go_members_view() {
         t.removed.contains(&leaving) || t.quarantined.contains(&leaving)
     })
     .await;
+
+    {
+        let log = &host.table().log;
+        let about = |id: &str| {
+            log.iter()
+                .filter(|l| l.starts_with(id))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        eprintln!(
+            "host saw: killed {:?}, left {:?}",
+            about(&killed),
+            about(&leaving)
+        );
+    }
 
     // Our own graceful leave, from the host's shutdown on this worker.
     let bound = GossiperConfig::new(config.node.clone()).stop_bound();
