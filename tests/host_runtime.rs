@@ -14,6 +14,8 @@
 mod go_build;
 #[path = "support/go_harness.rs"]
 mod go_harness;
+#[path = "support/mixed.rs"]
+mod mixed;
 #[path = "support/net.rs"]
 mod net;
 
@@ -345,31 +347,9 @@ const REFRESH: Duration = Duration::from_millis(400);
 const EXPIRATION: Duration = Duration::from_secs(4);
 const DEADLINE: Duration = Duration::from_secs(30);
 
-fn go_args(port: u16, hosts: &str) -> Vec<String> {
-    vec![
-        "-cluster".into(),
-        CLUSTER.into(),
-        "-automanaged-port".into(),
-        port.to_string(),
-        "-automanaged-hosts".into(),
-        hosts.into(),
-        "-automanaged-refresh".into(),
-        format!("{}ms", REFRESH.as_millis()),
-        "-heartbeat-expiration".into(),
-        format!("{}ms", EXPIRATION.as_millis()),
-    ]
-}
-
 /// Go's `/view`: (sorted member ids, topology hash as a decimal string).
 fn go_members(v: &Value) -> (Vec<String>, String) {
-    let mut ids: Vec<String> = v["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| m.as_str().or(m["id"].as_str()).unwrap_or("?").to_owned())
-        .collect();
-    ids.sort();
-    (ids, v["topology_hash"].as_str().unwrap_or("?").to_owned())
+    (mixed::members(true, v), mixed::topology_hash(true, v))
 }
 
 /// Polls until the host's table and `go`'s view agree on `want` (the
@@ -426,7 +406,7 @@ async fn the_host_table_matches_a_go_members_view() {
         .join(",");
     let mut starts = Vec::new();
     for port in &health[..3] {
-        let args = go_args(*port, &hosts);
+        let args = mixed::go_automanaged_args(CLUSTER, *port, &hosts, REFRESH, EXPIRATION);
         starts.push(tokio::spawn(async move { GoNode::start(&args).await }));
     }
     let config = HostClusterConfig {
