@@ -2,15 +2,16 @@
 //!
 //! An actor runtime's cluster module holds a `Box<dyn Gossiper>`; today it
 //! is built with `NoopGossiper`. The one-line change is the marked line:
-//! build a `ClusterGossiper` instead. Run with `cargo run --example
-//! gossiper_swap`; it starts one member on loopback, prints its status and
-//! leaves again.
+//! build a `ClusterGossiper` instead. Its membership goes to the host's
+//! table. Run with `cargo run --example gossiper_swap`: it starts one member
+//! on loopback, prints what the host learns from the membership stream, and
+//! leaves again. See docs/gossiper.md.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use protogossip::{
     gossiper::{Gossiper, NoopGossiper},
-    node::{ClusterGossiper, NodeConfig},
+    node::{ClusterGossiper, GossiperConfig, MembershipChange, NodeConfig},
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
 };
 
@@ -29,11 +30,8 @@ impl HostCluster {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Before: a cluster that never gossips.
     let mut before = HostCluster {
         gossiper: Box::new(NoopGossiper),
@@ -41,7 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     before.start()?;
     before.stop()?;
 
-    // After: the same host, one line different.
+    // After: the same host, one line different. The host's advertised
+    // address becomes the member's; the node runs on the gossiper's own
+    // runtime, so `start` and `stop` may block this (current-thread) one.
     let config = NodeConfig {
         provider: ProviderConfig::Automanaged(AutomanagedConfig {
             port: 0,
@@ -51,30 +51,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         http: None,
         ..Default::default()
     };
-    let gossiper = ClusterGossiper::new(config, runtime.handle().clone());
-    let node = gossiper.node_slot();
+    let gossiper =
+        ClusterGossiper::with_config(GossiperConfig::new(config).advertised("127.0.0.1", 0));
+    let (_, mut changes) = gossiper.membership().subscribe_with_snapshot();
     let mut after = HostCluster {
         gossiper: Box::new(gossiper),
     }; // <- the one-line change
     after.start()?;
-    let started = Instant::now();
-    let handle = loop {
-        if let Some(h) = node.get() {
-            break h;
+
+    // The host's event pump: wait (bounded) for our own member to be Up.
+    let up = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = changes.recv().await?;
+            println!("membership #{}: {:?}", event.seq, event.change);
+            if let MembershipChange::Status { member, .. } = event.change
+                && member.is_self
+            {
+                return Ok::<_, tokio::sync::broadcast::error::RecvError>(member);
+            }
         }
-        if started.elapsed() > Duration::from_secs(10) {
-            return Err("the node did not start within 10 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let status = runtime.block_on(handle.status())?;
-    println!(
-        "member {} at {} sees {} member(s)",
-        status.id,
-        status.address,
-        status.topology.members.len()
-    );
+    })
+    .await??;
+    println!("member {} at {} is {:?}", up.id, up.address(), up.status);
+
     after.stop()?;
+    while let Ok(event) = changes.try_recv() {
+        println!("membership #{}: {:?}", event.seq, event.change);
+    }
     println!("left the cluster");
     Ok(())
 }

@@ -27,7 +27,10 @@ use std::{net::SocketAddr, time::Duration};
 use prost_types::Any;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-pub use cluster_gossiper::{ClusterGossiper, NodeSlot};
+pub use cluster_gossiper::{
+    ClusterGossiper, GossiperConfig, GossiperError, MemberInfo, Membership, MembershipChange,
+    MembershipEvent, MembershipSnapshot, NodeSlot, StopHandle, StopOutcome,
+};
 pub use metrics::NodeMetrics;
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 
