@@ -277,7 +277,13 @@ impl Cluster {
         deadline: Duration,
         ok: impl Fn(bool, &Value) -> bool,
     ) -> impl Future<Output = ()> {
-        wait_views(what, deadline, || self.snapshot_of(None), || self.tails(), ok)
+        wait_views(
+            what,
+            deadline,
+            || self.snapshot_of(None),
+            || self.tails(),
+            ok,
+        )
     }
 
     /// Polls the named nodes until `ok` holds for each; returns, per node
@@ -376,11 +382,13 @@ async fn start_cluster(started: Instant) -> Cluster {
     }
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_and_rust_nodes_form_one_cluster_share_state_and_detect_failures() {
     let started = Instant::now();
-    log_phase(started, "starting 3 Go harness processes, 2 Rust nodes, 1 Rust process");
+    log_phase(
+        started,
+        "starting 3 Go harness processes, 2 Rust nodes, 1 Rust process",
+    );
     let mut c = start_cluster(started).await;
     for phase in SCRIPT {
         log_phase(started, phase);

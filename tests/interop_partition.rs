@@ -228,7 +228,14 @@ impl Cluster {
         deadline: Duration,
         ok: impl Fn(bool, &Value) -> bool,
     ) -> impl Future<Output = Vec<(String, Duration)>> {
-        first_seen(what, since, deadline, || self.snapshot(), || self.tails(), ok)
+        first_seen(
+            what,
+            since,
+            deadline,
+            || self.snapshot(),
+            || self.tails(),
+            ok,
+        )
     }
 
     /// Checks `ok` on every node, again and again, for `hold`.
@@ -244,7 +251,9 @@ impl Cluster {
             let start = Instant::now();
             while start.elapsed() < hold {
                 let vs = self.snapshot().await;
-                if let Some((name, _, _)) = (vs.iter()).find(|(_, go, v)| !v.as_ref().is_ok_and(|v| ok(*go, v))) {
+                if let Some((name, _, _)) =
+                    (vs.iter()).find(|(_, go, v)| !v.as_ref().is_ok_and(|v| ok(*go, v)))
+                {
                     panic!(
                         "{at}: {what}: broken on {name} after {:?}\n{}",
                         start.elapsed(),
@@ -280,7 +289,10 @@ fn network() -> Option<Net> {
 async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_for_good() {
     let Some(net) = network() else { return };
     let test_start = Instant::now();
-    log_phase(test_start, "starting 3 Go harness processes and 3 Rust processes");
+    log_phase(
+        test_start,
+        "starting 3 Go harness processes and 3 Rust processes",
+    );
     let hosts: Vec<String> = GO_PORTS
         .iter()
         .map(|p| format!("{GO_IP}:{p}"))

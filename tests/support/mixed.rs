@@ -485,8 +485,5 @@ pub fn dump_views(
 /// test began: a failed run's log (`--nocapture`, or the captured output
 /// of a failed test) shows which phase was running.
 pub fn log_phase(test_start: Instant, phase: impl std::fmt::Display) {
-    eprintln!(
-        "[{:>6.2}s] --- {phase}",
-        test_start.elapsed().as_secs_f64()
-    );
+    eprintln!("[{:>6.2}s] --- {phase}", test_start.elapsed().as_secs_f64());
 }
