@@ -104,10 +104,10 @@ enum Phase {
 /// - the Go crash comes after e, so the restarted process must detect it
 ///   too (every survivor is checked);
 /// - the graceful leaves (d) come after the crashes; each removes a node;
-/// - the hang (c') comes last: the hung node is then the only Go node, so
-///   on our side only our own heartbeat rule can find it, and its open
-///   sockets (every `/_health` poll of it waits out a 2 s timeout) delay
-///   no later phase.
+/// - the hang (c') runs last, where it always ran: it needs only our nodes
+///   and one Go node, and it leaves behind a stopped process whose open
+///   sockets answer nobody (every `/_health` poll of it waits out its 2 s
+///   timeout), which no later phase then has to poll around.
 const SCRIPT: [Phase; 9] = [
     Phase::PinnedGo,
     Phase::OneCluster,

@@ -255,10 +255,7 @@ impl GoNode {
         let at = Location::caller();
         let path = format!("/set?key={key}&value={value}");
         async move {
-            let (status, body) = request_in(self.netns.as_deref(), "POST", &self.http, &path)
-                .await
-                .unwrap_or_else(|e| panic!("{at}: POST {path}: {e}"));
-            assert_eq!(status, 200, "{at}: {body}");
+            let body = self.post(at, &path).await;
             let v: serde_json::Value = serde_json::from_str(&body).unwrap();
             assert_eq!(v["owner"], self.id.as_str(), "{at}: {body}");
             v["seq"].as_i64().unwrap()
@@ -271,11 +268,17 @@ impl GoNode {
         let at = Location::caller();
         let path = format!("/shutdown?graceful={graceful}");
         async move {
-            let (status, body) = request_in(self.netns.as_deref(), "POST", &self.http, &path)
-                .await
-                .unwrap_or_else(|e| panic!("{at}: POST {path}: {e}"));
-            assert_eq!(status, 200, "{at}: {body}");
+            self.post(at, &path).await;
         }
+    }
+
+    /// `POST path`; its body, after a 200 (a failure names `at`).
+    async fn post(&self, at: &Location<'_>, path: &str) -> String {
+        let (status, body) = request_in(self.netns.as_deref(), "POST", &self.http, path)
+            .await
+            .unwrap_or_else(|e| panic!("{at}: POST {path}: {e}"));
+        assert_eq!(status, 200, "{at}: POST {path}: {body}");
+        body
     }
 
     /// Sends `signal` (a `kill` name: `STOP`, `CONT`, …) to the process.
