@@ -51,15 +51,18 @@ async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Views {
     out
 }
 
-async fn wait_all(
+/// Polls every node's view until `ok` holds on all of them (a timeout
+/// names the caller's line: see `wait_views`).
+#[track_caller]
+fn wait_all(
     what: &str,
     go: &[GoNode],
     rust: &[NodeHandle],
     deadline: Duration,
     ok: impl Fn(bool, &Value) -> bool,
-) {
+) -> impl Future<Output = ()> {
     let tails = || go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
-    wait_views(what, deadline, || views(go, rust), tails, ok).await;
+    wait_views(what, deadline, || views(go, rust), tails, ok)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

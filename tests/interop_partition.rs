@@ -42,14 +42,15 @@ mod go_harness;
 mod mixed;
 
 use std::{
+    panic::Location,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use go_harness::{GoNode, request_in};
 use mixed::{
-    RustProc, blocked, converged, dump_views, expected_hash, go_automanaged_args,
-    rust_automanaged_args,
+    RustProc, Views, blocked, converged, dump_views, expected_hash, first_seen,
+    go_automanaged_args, log_phase, rust_automanaged_args,
 };
 use serde_json::Value;
 
@@ -127,6 +128,7 @@ impl Net {
         Ok(net)
     }
 
+    #[track_caller]
     fn tc(&self, ns: &str, dev: &str, args: &[&str]) {
         let out = Command::new("ip")
             .args(["netns", "exec", ns, "tc", "qdisc"])
@@ -143,6 +145,7 @@ impl Net {
     }
 
     /// Drops every packet both ways.
+    #[track_caller]
     fn partition(&self) {
         self.tc(&self.go_ns, &self.go_if, &["add", "pfifo", "limit", "0"]);
         self.tc(
@@ -152,6 +155,8 @@ impl Net {
         );
     }
 
+    /// Carries packets again.
+    #[track_caller]
     fn heal(&self) {
         self.tc(&self.go_ns, &self.go_if, &["del"]);
         self.tc(&self.rust_ns, &self.rust_if, &["del"]);
@@ -195,7 +200,7 @@ impl Cluster {
     }
 
     /// Every node's view: `(name, is_go, view)`.
-    async fn snapshot(&self) -> Vec<(String, bool, Result<Value, String>)> {
+    async fn snapshot(&self) -> Views {
         let mut out = Vec::new();
         for (i, g) in self.go.iter().enumerate() {
             out.push((format!("go{i} {}", g.id), true, g.view().await));
@@ -206,54 +211,57 @@ impl Cluster {
         out
     }
 
-    async fn dump(&self) -> String {
-        let tails: Vec<_> = (self.go.iter().enumerate())
+    /// The Go nodes' log tails.
+    fn tails(&self) -> Vec<(String, String)> {
+        (self.go.iter().enumerate())
             .map(|(i, g)| (format!("go{i}"), g.log_tail()))
-            .collect();
-        dump_views(&self.snapshot().await, &tails)
+            .collect()
     }
 
-    /// Polls until `ok(is_go, view)` holds on every node; returns, per node,
-    /// when it first held (since `since`).
-    async fn wait_all(
+    /// Polls until `ok(is_go, view)` has held on every node; returns, per
+    /// node, when it first held (since `since`).
+    #[track_caller]
+    fn wait_all(
         &self,
         what: &str,
         since: Instant,
         deadline: Duration,
         ok: impl Fn(bool, &Value) -> bool,
-    ) -> Vec<(String, Duration)> {
-        let mut seen: Vec<Option<Duration>> = vec![None; self.go.len() + self.rust.len()];
-        loop {
-            for (i, (_, go, v)) in self.snapshot().await.iter().enumerate() {
-                if seen[i].is_none() && v.as_ref().is_ok_and(|v| ok(*go, v)) {
-                    seen[i] = Some(since.elapsed());
-                }
-            }
-            if seen.iter().all(Option::is_some) {
-                let names = self.snapshot().await.into_iter().map(|(n, _, _)| n);
-                return names.zip(seen).map(|(n, t)| (n, t.unwrap())).collect();
-            }
-            if since.elapsed() > deadline {
-                panic!("{what}: not within {deadline:?}\n{}", self.dump().await);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    ) -> impl Future<Output = Vec<(String, Duration)>> {
+        first_seen(
+            what,
+            since,
+            deadline,
+            || self.snapshot(),
+            || self.tails(),
+            ok,
+        )
     }
 
     /// Checks `ok` on every node, again and again, for `hold`.
-    async fn hold_all(&self, what: &str, hold: Duration, ok: impl Fn(bool, &Value) -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < hold {
-            for (name, go, v) in self.snapshot().await {
-                if !v.as_ref().is_ok_and(|v| ok(go, v)) {
+    #[track_caller]
+    fn hold_all(
+        &self,
+        what: &str,
+        hold: Duration,
+        ok: impl Fn(bool, &Value) -> bool,
+    ) -> impl Future<Output = ()> {
+        let at = Location::caller();
+        async move {
+            let start = Instant::now();
+            while start.elapsed() < hold {
+                let vs = self.snapshot().await;
+                if let Some((name, _, _)) =
+                    (vs.iter()).find(|(_, go, v)| !v.as_ref().is_ok_and(|v| ok(*go, v)))
+                {
                     panic!(
-                        "{what}: broken on {name} after {:?}\n{}",
+                        "{at}: {what}: broken on {name} after {:?}\n{}",
                         start.elapsed(),
-                        self.dump().await
+                        dump_views(&vs, &self.tails())
                     );
                 }
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
@@ -281,6 +289,10 @@ fn network() -> Option<Net> {
 async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_for_good() {
     let Some(net) = network() else { return };
     let test_start = Instant::now();
+    log_phase(
+        test_start,
+        "starting 3 Go harness processes and 3 Rust processes",
+    );
     let hosts: Vec<String> = GO_PORTS
         .iter()
         .map(|p| format!("{GO_IP}:{p}"))
@@ -315,6 +327,7 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
     let (go_ids, rust_ids) = (c.go_ids(), c.rust_ids());
 
     // 1. One cluster of six across the link.
+    log_phase(test_start, "1. one cluster of six across the link");
     let all = sorted(go_ids.iter().chain(&rust_ids).cloned());
     let hash = expected_hash(&all);
     c.wait_all(
@@ -330,6 +343,7 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
     );
 
     // 2. Partition: each side blocks the other half and agrees on itself.
+    log_phase(test_start, "2. partitioned: each half blocks the other");
     net.partition();
     let cut = Instant::now();
     let (go_hash, rust_hash) = (expected_hash(&go_ids), expected_hash(&rust_ids));
@@ -347,6 +361,7 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
 
     // 3. Heal. The link works again (our namespace reaches Go's /_health),
     // yet nobody readmits a blocked id, and each half stays converged.
+    log_phase(test_start, "3. healed: the split stays");
     net.heal();
     let (code, body) = request_in(
         Some(&net.rust_ns),
@@ -363,6 +378,7 @@ async fn a_partition_between_the_go_half_and_the_rust_half_splits_the_cluster_fo
 
     // 4. Recovery: restart the Rust processes (graceful, same ports, new
     // ids). Go admits the new ids and keeps the old ones blocked.
+    log_phase(test_start, "4. recovery: the restarted Rust half rejoins");
     let old_rust = rust_ids.clone();
     let restart = Instant::now();
     for r in &c.rust {

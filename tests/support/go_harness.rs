@@ -5,6 +5,7 @@
 //! `/shutdown`), killed on drop. See docs/interop.md "Go harness node".
 
 use std::{
+    panic::Location,
     path::PathBuf,
     process::Stdio,
     sync::{Arc, Mutex, OnceLock},
@@ -243,46 +244,57 @@ impl GoNode {
         }
     }
 
+    // The three requests below assert on behalf of their caller, whose
+    // line a failure names: `#[track_caller]` is a no-op on an `async fn`,
+    // so each is a plain fn returning the request's future.
+
     /// `POST /set?key=K&value=V` (URL-safe `key`/`value` only); returns the
     /// sequence number Go gave the entry.
-    pub async fn set(&self, key: &str, value: &str) -> i64 {
-        let (status, body) = request_in(
-            self.netns.as_deref(),
-            "POST",
-            &self.http,
-            &format!("/set?key={key}&value={value}"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(status, 200, "{body}");
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["owner"], self.id.as_str(), "{body}");
-        v["seq"].as_i64().unwrap()
+    #[track_caller]
+    pub fn set(&self, key: &str, value: &str) -> impl Future<Output = i64> {
+        let at = Location::caller();
+        let path = format!("/set?key={key}&value={value}");
+        async move {
+            let body = self.post(at, &path).await;
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["owner"], self.id.as_str(), "{at}: {body}");
+            v["seq"].as_i64().unwrap()
+        }
     }
 
     /// `POST /shutdown?graceful=G`; the process exits on its own afterwards.
-    pub async fn shutdown(&self, graceful: bool) {
-        let (status, body) = request_in(
-            self.netns.as_deref(),
-            "POST",
-            &self.http,
-            &format!("/shutdown?graceful={graceful}"),
-        )
-        .await
-        .unwrap();
-        assert_eq!(status, 200, "{body}");
+    #[track_caller]
+    pub fn shutdown(&self, graceful: bool) -> impl Future<Output = ()> {
+        let at = Location::caller();
+        let path = format!("/shutdown?graceful={graceful}");
+        async move {
+            self.post(at, &path).await;
+        }
+    }
+
+    /// `POST path`; its body, after a 200 (a failure names `at`).
+    async fn post(&self, at: &Location<'_>, path: &str) -> String {
+        let (status, body) = request_in(self.netns.as_deref(), "POST", &self.http, path)
+            .await
+            .unwrap_or_else(|e| panic!("{at}: POST {path}: {e}"));
+        assert_eq!(status, 200, "{at}: POST {path}: {body}");
+        body
     }
 
     /// Sends `signal` (a `kill` name: `STOP`, `CONT`, …) to the process.
-    pub async fn signal(&self, signal: &str) {
-        let pid = self.child.id().expect("the harness is still running");
-        let ok = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .status()
-            .await
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -{signal} {pid} failed");
+    #[track_caller]
+    pub fn signal(&self, signal: &str) -> impl Future<Output = ()> {
+        let at = Location::caller();
+        let pid = (self.child.id()).unwrap_or_else(|| panic!("{at}: the harness has exited"));
+        async move {
+            let ok = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()
+                .await
+                .is_ok_and(|s| s.success());
+            assert!(ok, "{at}: kill -{signal} {pid} failed");
+        }
     }
 
     /// SIGKILL (a crash: no `left`, no provider deregistration).

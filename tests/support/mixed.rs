@@ -10,6 +10,7 @@
 //! conditions once for both languages.
 
 use std::{
+    panic::Location,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -41,6 +42,7 @@ impl Proc {
     }
 
     /// Sends SIGTERM (a graceful leave for `protogossip node`).
+    #[track_caller]
     pub fn terminate(&self) {
         let ok = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
@@ -144,6 +146,7 @@ impl RustProc {
 
 /// The events a node's stream gave about member `id` since the last call
 /// (blocked, removed, left); a lagged stream fails the test.
+#[track_caller]
 pub fn events_about(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<ClusterEvent> {
     let mut out = Vec::new();
     loop {
@@ -357,32 +360,97 @@ pub fn summary(go: bool, v: &Value) -> String {
 /// Every node's view, `(name, is_go, view)`.
 pub type Views = Vec<(String, bool, Result<Value, String>)>;
 
+/// How often [`wait_views`] polls.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+/// How often [`first_seen`] polls: a measured time is at most this late.
+const FIRST_SEEN_POLL: Duration = Duration::from_millis(50);
+
+// The waits below panic on behalf of their caller. `#[track_caller]` on an
+// `async fn` is a no-op (rustc warns, `ungated_async_fn_track_caller`), so
+// each is a plain `#[track_caller]` fn that reads `Location::caller()` and
+// returns the polling future: a timeout names the caller's line first.
+
 /// Polls `views()` every 100 ms until `ok(is_go, view)` holds on every
-/// node. Past `deadline`, panics with the poll that failed (`dump_views`)
-/// and `tails()`.
-pub async fn wait_views<Fut: std::future::Future<Output = Views>>(
+/// node in one poll. Past `deadline`, panics with the caller's location,
+/// the poll that failed (`dump_views`) and `tails()`.
+#[track_caller]
+pub fn wait_views<Fut: Future<Output = Views>>(
     what: &str,
     deadline: Duration,
     mut views: impl FnMut() -> Fut,
     tails: impl Fn() -> Vec<(String, String)>,
     ok: impl Fn(bool, &Value) -> bool,
-) {
-    let start = Instant::now();
-    loop {
-        let vs = views().await;
-        if vs
-            .iter()
-            .all(|(_, go, v)| v.as_ref().is_ok_and(|v| ok(*go, v)))
-        {
-            return;
+) -> impl Future<Output = ()> {
+    let at = Location::caller();
+    async move {
+        let start = Instant::now();
+        loop {
+            let vs = views().await;
+            if vs
+                .iter()
+                .all(|(_, go, v)| v.as_ref().is_ok_and(|v| ok(*go, v)))
+            {
+                return;
+            }
+            if start.elapsed() > deadline {
+                panic!(
+                    "{at}: {what}: not within {deadline:?}\n{}",
+                    dump_views(&vs, &tails())
+                );
+            }
+            tokio::time::sleep(WAIT_POLL).await;
         }
-        if start.elapsed() > deadline {
-            panic!(
-                "{what}: not within {deadline:?}\n{}",
-                dump_views(&vs, &tails())
-            );
+    }
+}
+
+/// Polls `views()` every 50 ms until `ok(is_go, view)` has held on every
+/// node, each in some poll (not necessarily the same one); returns, per
+/// node in the order `views()` lists them, its name and the time since
+/// `since` at which `ok` was first seen to hold there. Past `deadline`
+/// (counted from `since`), panics with the caller's location, the nodes
+/// not seen yet, the last poll (`dump_views`) and `tails()`.
+#[track_caller]
+pub fn first_seen<Fut: Future<Output = Views>>(
+    what: &str,
+    since: Instant,
+    deadline: Duration,
+    mut views: impl FnMut() -> Fut,
+    tails: impl Fn() -> Vec<(String, String)>,
+    ok: impl Fn(bool, &Value) -> bool,
+) -> impl Future<Output = Vec<(String, Duration)>> {
+    let at = Location::caller();
+    async move {
+        let mut seen: Vec<(String, Option<Duration>)> = Vec::new();
+        loop {
+            let vs = views().await;
+            for (name, go, v) in &vs {
+                let i = match seen.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        seen.push((name.clone(), None));
+                        seen.len() - 1
+                    }
+                };
+                if seen[i].1.is_none() && v.as_ref().is_ok_and(|v| ok(*go, v)) {
+                    seen[i].1 = Some(since.elapsed());
+                }
+            }
+            // (No node at all is a mistake in the test: it times out.)
+            if !seen.is_empty() && seen.iter().all(|(_, t)| t.is_some()) {
+                return seen.into_iter().map(|(n, t)| (n, t.unwrap())).collect();
+            }
+            if since.elapsed() > deadline {
+                let missing: Vec<&str> = (seen.iter())
+                    .filter(|(_, t)| t.is_none())
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                panic!(
+                    "{at}: {what}: not within {deadline:?} on {missing:?}\n{}",
+                    dump_views(&vs, &tails())
+                );
+            }
+            tokio::time::sleep(FIRST_SEEN_POLL).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -412,4 +480,11 @@ pub fn dump_views(
         out.push_str(&format!("--- {name} stderr tail:\n{tail}\n"));
     }
     out
+}
+
+/// Logs, on stderr, that a scenario phase starts, with the time since the
+/// test began: a failed run's log (`--nocapture`, or the captured output
+/// of a failed test) shows which phase was running.
+pub fn log_phase(test_start: Instant, phase: impl std::fmt::Display) {
+    eprintln!("[{:>6.2}s] --- {phase}", test_start.elapsed().as_secs_f64());
 }

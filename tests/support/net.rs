@@ -1,7 +1,10 @@
 #![allow(dead_code)] // each test crate uses a different part of this helper
 //! Loopback helpers shared by the integration tests.
 
-use std::time::{Duration, Instant};
+use std::{
+    panic::Location,
+    time::{Duration, Instant},
+};
 
 use protogossip::provider::ProviderHandle;
 
@@ -16,22 +19,32 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until the provider's member ids equal `want`, failing with the
-/// last list seen after `deadline`.
-pub async fn wait_for_ids(h: &ProviderHandle, want: &[&str], deadline: Duration) {
+/// caller's location and the last list seen after `deadline`.
+/// (`#[track_caller]` is a no-op on an `async fn`, hence the plain fn that
+/// returns the future.)
+#[track_caller]
+pub fn wait_for_ids(
+    h: &ProviderHandle,
+    want: &[&str],
+    deadline: Duration,
+) -> impl Future<Output = ()> {
+    let at = Location::caller();
     let mut rx = h.members();
-    let start = Instant::now();
-    loop {
-        let ids: Vec<String> = rx
-            .borrow_and_update()
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        if ids == want {
-            return;
+    async move {
+        let start = Instant::now();
+        loop {
+            let ids: Vec<String> = rx
+                .borrow_and_update()
+                .iter()
+                .map(|m| m.id.clone())
+                .collect();
+            if ids == want {
+                return;
+            }
+            let left = deadline.checked_sub(start.elapsed()).unwrap_or_else(|| {
+                panic!("{at}: members {ids:?}, wanted {want:?} within {deadline:?}")
+            });
+            let _ = tokio::time::timeout(left, rx.changed()).await;
         }
-        let left = deadline
-            .checked_sub(start.elapsed())
-            .unwrap_or_else(|| panic!("members {ids:?}, wanted {want:?} within {deadline:?}"));
-        let _ = tokio::time::timeout(left, rx.changed()).await;
     }
 }
