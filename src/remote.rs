@@ -11,13 +11,21 @@
 //!
 //! - [`RemoteHandle`] — the API the node uses: `send`, `request`, `block`,
 //!   `remove_endpoint`, events, metrics, `shutdown`.
-//! - `server` — the tonic service for inbound streams.
+//! - `server` — the tonic service for inbound streams, served on a
+//!   listener bound before anything starts (a port in use is
+//!   [`TransportError::Bind`], naming it); `conn` lets the hard stop close
+//!   its connections.
 //! - `endpoint`, `endpoint_manager`, `outbound` — one lazily created,
 //!   reconnecting endpoint per peer address, batching queued messages into
-//!   `MessageBatch`es below 4 MiB and 1000 envelopes.
-//! - `inbound` — routing by target id: `gossip` (to the node's
-//!   [`GossipHandler`]), our request futures, `eventstream`,
-//!   `partition-activator` (refused politely), dead letters for the rest.
+//!   `MessageBatch`es below 4 MiB and 1000 envelopes. Endpoints report
+//!   their end to the manager over a channel.
+//! - `router` — the one place that routes by target: `gossip` (to the
+//!   node's [`GossipHandler`]), our request futures, `eventstream`,
+//!   `partition-activator` (refused politely), dead letters for the rest;
+//!   per-actor handlers plug in at `Router::resolve`. `inbound` checks and
+//!   decodes inbound batches for it.
+//! - `tasks` — every task the remote runs, and the one way to stop them:
+//!   [`RemoteHandle::shutdown`] returns when all have ended.
 //! - [`BlockList`] — blocked system ids and the id ↔ address map.
 //! - [`RemoteMetrics`] — counters for everything dropped or refused.
 //!

@@ -89,7 +89,9 @@ pub struct RemoteConfig {
     /// Most concurrent inbound `Receive` streams; more get
     /// `RESOURCE_EXHAUSTED`.
     pub max_inbound_streams: usize,
-    /// Longest a graceful shutdown waits for the server to drain (Go: 10 s).
+    /// Longest a graceful shutdown waits for the remote's tasks (server,
+    /// streams, endpoints, handler calls) to end before cancelling the rest
+    /// (Go: 10 s).
     pub shutdown_grace: Duration,
     /// Client HTTP/2 keepalive interval; `None` (default) sends no pings.
     /// Must be at least 5 minutes or Go servers disconnect us.

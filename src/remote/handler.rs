@@ -18,7 +18,8 @@ pub type HandlerFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///
 /// Implemented for any `Fn(Option<Pid>, GossipRequest) -> impl Future<Output
 /// = GossipResponse>`. The answer goes to `sender` over our own connection
-/// to its address; Go waits 500 ms for it.
+/// to its address; Go waits 500 ms for it. A call still running when the
+/// remote's shutdown grace is over is dropped.
 pub trait GossipHandler: Send + Sync + 'static {
     /// Handles one request; `sender` is the requester's future PID.
     fn on_gossip_request(
