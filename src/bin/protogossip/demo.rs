@@ -13,12 +13,12 @@ use std::{
 };
 
 use clap::Args;
-use tokio::net::TcpListener;
 use protogossip::{
     gossip::GossipConfig,
     node::{NodeConfig, NodeHandle, NodeListeners, NodeStatus},
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
 };
+use tokio::net::TcpListener;
 
 /// Options of `protogossip demo`.
 #[derive(Debug, Clone, Args)]
