@@ -42,6 +42,8 @@ pub mod digest;
 pub mod gossip;
 pub mod gossiper;
 #[cfg(feature = "std")]
+mod http_server;
+#[cfg(feature = "std")]
 pub mod node;
 #[cfg(feature = "std")]
 pub mod provider;

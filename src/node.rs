@@ -15,22 +15,33 @@
 //! provider snapshots, inbound gossip and API calls reach it as commands, and
 //! its outcomes go out as transport requests and events. Requests run in
 //! their own tasks and report back, so a slow peer never stalls the loop.
+//!
+//! Every socket is bound before anything starts ([`NodeListeners`]), and
+//! every task the node starts is owned: the driver, the request tasks and
+//! the `/status` server run on one `TaskTracker` and stop on one
+//! `CancellationToken` (mini-redis's shutdown broadcast and completion
+//! channel, in tokio-util's form); the provider and the transport join their
+//! own tasks. [`NodeHandle::shutdown`] returns once all of them have ended.
 
 mod cluster_gossiper;
 mod driver;
 mod http;
+mod listeners;
 mod metrics;
+mod start;
 mod status;
 
 use std::{net::SocketAddr, time::Duration};
 
 use prost_types::Any;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::task::TaskTracker;
 
 pub use cluster_gossiper::{
     ClusterGossiper, GossiperConfig, GossiperError, MemberInfo, Membership, MembershipChange,
     MembershipEvent, MembershipSnapshot, NodeSlot, StopHandle, StopOutcome,
 };
+pub use listeners::NodeListeners;
 pub use metrics::NodeMetrics;
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 
@@ -139,11 +150,13 @@ pub enum NodeError {
     /// The provider could not start.
     #[error("provider: {0}")]
     Provider(#[from] ProviderError),
-    /// The `/status` server could not bind.
-    #[error("cannot serve /status on {address}: {source}")]
-    Http {
+    /// A port could not be bound (in use, or not ours to bind).
+    #[error("cannot listen on {address} ({what}): {source}")]
+    Listen {
+        /// Which server: remoting, automanaged `/_health` or `/status`.
+        what: &'static str,
         /// The address asked for.
-        address: SocketAddr,
+        address: String,
         /// The OS error.
         source: std::io::Error,
     },
@@ -167,19 +180,40 @@ pub struct NodeHandle {
     id: String,
     address: String,
     http: Option<SocketAddr>,
+    /// Every task of the node; closed once started, so `wait()` returns
+    /// when the last one has ended.
+    tasks: TaskTracker,
 }
 
 impl NodeHandle {
-    /// Starts a node: transport, gossip core (with the topology consensus
-    /// check), then the provider and the `/status` server.
+    /// Starts a node: binds every listener ([`NodeListeners::bind`]), then
+    /// starts the transport, gossip core (with the topology consensus
+    /// check), the provider and the `/status` server on them.
     ///
     /// # Errors
-    /// Invalid configuration, a port that cannot be bound, or a provider
-    /// that cannot register.
+    /// Invalid configuration, a port that cannot be bound
+    /// ([`NodeError::Listen`], naming it), or a provider that cannot register.
     pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
         config.validate()?;
+        let listeners = NodeListeners::bind(&config).await?;
+        Self::start_with(config, listeners).await
+    }
+
+    /// Starts a node on listeners the caller has bound; their addresses take
+    /// the place of the ports in `config` (`config.port`, when not 0, is
+    /// still the advertised port).
+    ///
+    /// # Errors
+    /// Invalid configuration (a `/_health` listener missing for the
+    /// automanaged provider, or given to another), or a provider that cannot
+    /// register.
+    pub async fn start_with(
+        config: NodeConfig,
+        listeners: NodeListeners,
+    ) -> Result<Self, NodeError> {
+        config.validate()?;
         let base_id = new_system_id().map_err(|e| NodeError::Random(e.to_string()))?;
-        driver::start(config, base_id).await
+        start::start(config, base_id, listeners).await
     }
 
     /// Our member id (also our gossip owner id and `ServerConnection.SystemId`).
@@ -288,12 +322,16 @@ impl NodeHandle {
     /// `leave_rounds` intervals (pushing it to every member), deregister from
     /// the provider, then close the transport (peers get `DisconnectRequest`).
     /// Not graceful: stop at once, as a crash would look to peers, except
-    /// that the transport still closes its streams.
+    /// that the transport still closes its streams. Either way it returns
+    /// once every task of the node has ended.
     ///
     /// # Errors
     /// [`NodeError::Stopped`] if it had already stopped.
     pub async fn shutdown(&self, graceful: bool) -> Result<(), NodeError> {
-        self.ask(|reply| Command::Shutdown { graceful, reply })
-            .await
+        let asked = self
+            .ask(|reply| Command::Shutdown { graceful, reply })
+            .await;
+        self.tasks.wait().await;
+        asked
     }
 }

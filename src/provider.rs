@@ -24,7 +24,8 @@ pub mod static_list;
 
 use std::{fmt, time::Duration};
 
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::wire::proto::cluster::Member;
 
@@ -122,11 +123,51 @@ pub enum ProviderError {
     },
 }
 
+/// How a provider's tasks are told to stop and how its owner learns that
+/// they have: `leave` asks them to deregister and end, `halt` ends them at
+/// once (a simulated crash, or a deregistration that takes too long) and
+/// fires `leave` too, and `tracker` completes when every one has ended.
+/// Every task a provider starts runs on `tracker`, the HTTP client's
+/// connection tasks included, so none outlives the handle's `shutdown`.
+#[derive(Debug, Clone)]
+struct ProviderTasks {
+    leave: CancellationToken,
+    halt: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl ProviderTasks {
+    fn new() -> Self {
+        let halt = CancellationToken::new();
+        Self {
+            leave: halt.child_token(),
+            halt,
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Runs `task` on the tracker until it ends or `halt` fires.
+    fn spawn<F>(&self, task: F) -> JoinHandle<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tracker
+            .spawn(self.halt.clone().run_until_cancelled_owned(task))
+    }
+
+    /// Halts every task and waits until they have ended.
+    async fn halt(&self) {
+        self.halt.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
 /// A running provider: its member snapshots and a way to stop it.
 pub struct ProviderHandle {
     members: watch::Receiver<Vec<Member>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    tasks: ProviderTasks,
 }
 
 impl fmt::Debug for ProviderHandle {
@@ -138,60 +179,63 @@ impl fmt::Debug for ProviderHandle {
 }
 
 impl ProviderHandle {
-    fn new(
-        members: watch::Receiver<Vec<Member>>,
-        shutdown: tokio::sync::oneshot::Sender<()>,
-        task: JoinHandle<()>,
-    ) -> Self {
-        Self {
-            members,
-            shutdown: Some(shutdown),
-            task: Some(task),
-        }
-    }
-
     /// A receiver of member snapshots (sorted by id, this node included once
     /// it is registered). `changed()` fires on every new snapshot.
     pub fn members(&self) -> watch::Receiver<Vec<Member>> {
         self.members.clone()
     }
 
-    /// Deregisters this node and stops the provider. Waits at most `timeout`
-    /// for the deregistration (an unreachable etcd must not hang shutdown).
+    /// Deregisters this node and stops the provider; returns when every one
+    /// of its tasks has ended. Waits at most `timeout` for the
+    /// deregistration (an unreachable etcd must not hang shutdown), then
+    /// halts what is left.
     pub async fn shutdown(&mut self, timeout: Duration) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        self.tasks.leave.cancel();
+        self.tasks.tracker.close();
+        if tokio::time::timeout(timeout, self.tasks.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(?timeout, "provider did not stop in time; halted");
         }
-        if let Some(task) = self.task.take() {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(timeout, task).await.is_err() {
-                tracing::warn!(?timeout, "provider did not stop in time; aborted");
-                abort.abort();
-            }
-        }
+        self.tasks.halt().await;
     }
-}
 
-impl ProviderHandle {
     /// Stops the provider at once *without* deregistering, as a crash would:
     /// peers learn of it only when its registration expires (etcd lease,
-    /// failed `/_health` polls). For tests and emergency exits.
-    pub fn abort(mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    /// failed `/_health` polls). Returns when every one of its tasks has
+    /// ended. For tests and emergency exits.
+    pub async fn abort(self) {
+        self.tasks.halt().await;
     }
 }
 
 impl Drop for ProviderHandle {
+    /// A handle dropped without `shutdown` or `abort` halts its tasks
+    /// (without waiting for them).
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
-            task.abort();
-        }
+        self.tasks.halt.cancel();
     }
 }
 
-/// Starts the configured provider for `me` on the current tokio runtime.
+/// Binds the listener the configured provider serves on, if it has one: the
+/// automanaged provider's `/_health`, on its `bind_host` or `host`. Bind it
+/// before anything else starts and pass it to [`serve`].
+///
+/// # Errors
+/// [`ProviderError::Bind`] naming the address.
+pub async fn bind(
+    config: &ProviderConfig,
+    host: &str,
+) -> Result<Option<TcpListener>, ProviderError> {
+    match config {
+        ProviderConfig::Automanaged(c) => automanaged::bind(c, host).await.map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Starts the configured provider for `me` on the current tokio runtime,
+/// binding its listener first (see [`bind`] and [`serve`]).
 ///
 /// # Errors
 /// Invalid configuration, a port that cannot be bound, or (etcd) a server
@@ -201,12 +245,42 @@ pub async fn start(
     me: SelfMember,
 ) -> Result<ProviderHandle, ProviderError> {
     config.validate()?;
-    match config {
-        ProviderConfig::Static(c) => static_list::start(c, me),
-        ProviderConfig::Automanaged(c) => automanaged::start(c, me).await,
+    let listener = bind(&config, &me.host).await?;
+    serve(config, me, listener).await
+}
+
+/// Starts the configured provider for `me` on a listener from [`bind`]
+/// (`None` for providers that serve nothing).
+///
+/// # Errors
+/// Invalid configuration, a listener missing or given where the provider
+/// has none, or (etcd) a server that cannot be reached for the first
+/// registration.
+pub async fn serve(
+    config: ProviderConfig,
+    me: SelfMember,
+    listener: Option<TcpListener>,
+) -> Result<ProviderHandle, ProviderError> {
+    config.validate()?;
+    let tasks = ProviderTasks::new();
+    let members = match (config, listener) {
+        (ProviderConfig::Automanaged(c), Some(l)) => automanaged::serve(c, me, l, &tasks)?,
+        (ProviderConfig::Automanaged(_), None) => {
+            return Err(ProviderError::Config(
+                "the automanaged provider needs its /_health listener".into(),
+            ));
+        }
+        (_, Some(l)) => {
+            return Err(ProviderError::Config(format!(
+                "a listener ({:?}) was given to a provider that serves nothing",
+                l.local_addr().ok()
+            )));
+        }
+        (ProviderConfig::Static(c), None) => static_list::serve(c, me, &tasks),
         #[cfg(feature = "etcd")]
-        ProviderConfig::Etcd(c) => etcd::start(c, me).await,
-    }
+        (ProviderConfig::Etcd(c), None) => etcd::serve(c, me, &tasks).await?,
+    };
+    Ok(ProviderHandle { members, tasks })
 }
 
 /// Sorts members by id (Go's topology order) and publishes them if they

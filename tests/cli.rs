@@ -209,3 +209,70 @@ fn bad_settings_exit_with_what_to_fix() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"nohost\" is not host:port"));
 }
+
+/// Runs the binary to its exit (killing it after `deadline`) and returns its
+/// exit code and stderr.
+fn run_to_exit(args: &[&str], deadline: Duration) -> (Option<i32>, String) {
+    let mut child = Proc(
+        Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "`protogossip {}` still running after {deadline:?}",
+            args.join(" ")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (code, err)
+}
+
+#[test]
+fn a_port_in_use_is_named_and_exits_1() {
+    // Bound by the test and kept open until every case has run.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let (p, address) = (port.to_string(), format!("127.0.0.1:{port}"));
+    // For the cases where /_health binds any free port: a host list is
+    // required then; nothing is polled before the start fails.
+    let any_health = [
+        "--automanaged-port",
+        "0",
+        "--automanaged-hosts",
+        "127.0.0.1:9",
+    ];
+    let cases: [(&str, Vec<&str>); 3] = [
+        (
+            "remoting",
+            [&["node", "--port", &p, "--http", "off"][..], &any_health].concat(),
+        ),
+        (
+            "automanaged /_health",
+            vec!["node", "--http", "off", "--automanaged-port", &p],
+        ),
+        (
+            "/status",
+            [&["node", "--http", &address][..], &any_health].concat(),
+        ),
+    ];
+    for (what, args) in cases {
+        let (code, err) = run_to_exit(&args, Duration::from_secs(20));
+        assert_eq!(code, Some(1), "{what}: {err}");
+        assert!(
+            err.contains(&format!("cannot listen on {address} ({what})")),
+            "{what}: {err}"
+        );
+    }
+    drop(taken);
+}

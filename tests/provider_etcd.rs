@@ -65,7 +65,7 @@ async fn members_register_discover_leave_and_expire() {
     }
 
     // A node that dies without deregistering: its lease (3 s) expires.
-    c.abort();
+    c.abort().await;
     let still = client
         .get("/protoactor/ec/", Some(GetOptions::new().with_prefix()))
         .await

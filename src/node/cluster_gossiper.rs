@@ -143,7 +143,11 @@ impl GossiperError {
                 NodeError::Config(_) | NodeError::Gossip(_) => "configuration",
                 NodeError::Transport(_) => "transport",
                 NodeError::Provider(_) => "provider",
-                NodeError::Http { .. } => "status server",
+                NodeError::Listen { what, .. } => match *what {
+                    "remoting" => "transport",
+                    "automanaged /_health" => "provider",
+                    _ => "status server",
+                },
                 NodeError::Random(_) => "system id",
                 _ => "node",
             },

@@ -10,7 +10,6 @@
 
 use std::{
     collections::BTreeMap,
-    net::SocketAddr,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -22,15 +21,16 @@ use tokio::{
     sync::{broadcast, mpsc, oneshot, watch},
     time::{Instant, MissedTickBehavior},
 };
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{NodeConfig, NodeError, NodeHandle, NodeMetrics, NodeStatus, TopologyView, http};
+use super::{NodeMetrics, NodeStatus, TopologyView};
 use crate::{
     gossip::{
         ClusterEvent, GossipCore, GossipOutcome, OutboundGossip, RequestToken, TimedEvent,
         UnixMillis,
     },
-    provider::{self, ProviderHandle, SelfMember},
-    remote::{GOSSIP_ID, Handlers, Remote, RemoteHandle},
+    provider::ProviderHandle,
+    remote::{GOSSIP_ID, RemoteHandle},
     wire::{
         WireMessage,
         proto::{
@@ -42,7 +42,7 @@ use crate::{
 
 /// How long an inbound gossip request may wait for the core before we
 /// answer it empty (Go gives up after 500 ms).
-const INBOUND_ANSWER_DEADLINE: Duration = Duration::from_millis(400);
+pub(super) const INBOUND_ANSWER_DEADLINE: Duration = Duration::from_millis(400);
 
 /// An input for the driver.
 pub(super) enum Command {
@@ -83,7 +83,7 @@ fn now() -> UnixMillis {
     )
 }
 
-fn seeded_rng() -> XorShiftRng {
+pub(super) fn seeded_rng() -> XorShiftRng {
     use rand_core::SeedableRng;
     let mut seed = [0u8; 16];
     // On failure the seed stays fixed: fan-out is then less random, never wrong.
@@ -92,175 +92,33 @@ fn seeded_rng() -> XorShiftRng {
     XorShiftRng::from_seed(seed)
 }
 
-/// Resolves `host:port` for binding (`host` may be a name like `localhost`).
-async fn bind_address(host: &str, port: u16) -> Result<SocketAddr, NodeError> {
-    tokio::net::lookup_host((host, port))
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| NodeError::Config(format!("cannot resolve host {host:?}")))
-}
-
-/// A free port on `addr`'s interface, for advertising before binding.
-fn free_port(addr: SocketAddr) -> Result<u16, NodeError> {
-    std::net::TcpListener::bind(addr)
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| NodeError::Config(format!("no free port on {}: {e}", addr.ip())))
-}
-
-pub(super) async fn start(config: NodeConfig, base_id: String) -> Result<NodeHandle, NodeError> {
-    let (cmd_tx, cmd_rx) = mpsc::channel(1024);
-    let mut me = SelfMember {
-        cluster_name: config.cluster_name.clone(),
-        system_id: base_id,
-        host: config.host.clone(),
-        port: config.port,
-        kinds: config.kinds.clone(),
-    };
-    let id = config.provider.member_id(&me);
-
-    // 1. Transport. The advertised address is exactly host:port.
-    let mut bind = match config.bind {
-        Some(b) => b,
-        None => bind_address(&config.host, config.port).await?,
-    };
-    if bind.port() == 0 {
-        bind.set_port(if config.port == 0 {
-            free_port(bind)?
-        } else {
-            config.port
-        });
-    }
-    me.port = if config.port == 0 {
-        bind.port()
-    } else {
-        config.port
-    };
-    let mut remote_config = config.remote.clone();
-    remote_config.system_id = id.clone();
-    remote_config.bind = bind;
-    remote_config.advertised_address = Some(me.address());
-    let inbound_tx = cmd_tx.clone();
-    let handlers =
-        Handlers::new().with_gossip(move |sender: Option<Pid>, request: GossipRequest| {
-            let tx = inbound_tx.clone();
-            async move {
-                let (reply, answer) = oneshot::channel();
-                let from = sender.map(|p| p.address).unwrap_or_default();
-                if tx
-                    .send(Command::Inbound {
-                        from,
-                        request,
-                        reply,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return GossipResponse::default();
-                }
-                tokio::time::timeout(INBOUND_ANSWER_DEADLINE, answer)
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default()
-            }
-        });
-    let remote = Remote::start(remote_config, handlers).await?;
-    let address = remote.address().to_owned();
-
-    // 2. Gossip core; its constructor registers the topology consensus check.
-    let core = match GossipCore::new(&id, config.gossip.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            remote.shutdown(false).await;
-            return Err(e.into());
-        }
-    };
-
-    // 3. Provider.
-    let provider = match provider::start(config.provider.clone(), me).await {
-        Ok(p) => p,
-        Err(e) => {
-            remote.shutdown(false).await;
-            return Err(e.into());
-        }
-    };
-
-    let (events, _) = broadcast::channel(1024);
-    let (topology_tx, topology_rx) = watch::channel(TopologyView::of(&core));
-    let metrics = Arc::new(NodeMetrics::default());
-    let mut handle = NodeHandle {
-        commands: cmd_tx.clone(),
-        events: events.clone(),
-        topology: topology_rx,
-        id,
-        address: address.clone(),
-        http: None,
-    };
-
-    // 4. /status and /metrics.
-    let http_stop = match config.http {
-        Some(addr) => {
-            match http::serve(addr, handle.clone(), remote.clone(), Arc::clone(&metrics)).await {
-                Ok((bound, stop)) => {
-                    handle.http = Some(bound);
-                    Some(stop)
-                }
-                Err(e) => {
-                    let mut p = provider;
-                    p.shutdown(Duration::from_secs(2)).await;
-                    remote.shutdown(false).await;
-                    return Err(e);
-                }
-            }
-        }
-        None => None,
-    };
-
-    let members_rx = provider.members();
-    let driver = Driver {
-        interval: config.gossip.gossip_interval,
-        request_timeout: config.gossip.gossip_request_timeout,
-        leave_rounds: config.leave_rounds,
-        cluster: config.cluster_name,
-        core,
-        remote,
-        provider: Some(provider),
-        members_rx,
-        cmd_tx,
-        events,
-        topology: topology_tx,
-        metrics,
-        rng: seeded_rng(),
-        address,
-        http_stop,
-    };
-    tracing::info!(id = %handle.id, address = %handle.address, http = ?handle.http, "node started");
-    tokio::spawn(driver.run(cmd_rx));
-    Ok(handle)
-}
-
-struct Driver {
-    interval: Duration,
-    request_timeout: Duration,
-    leave_rounds: u32,
-    cluster: String,
-    core: GossipCore,
-    remote: RemoteHandle,
-    provider: Option<ProviderHandle>,
-    members_rx: watch::Receiver<Vec<Member>>,
-    cmd_tx: mpsc::Sender<Command>,
-    events: broadcast::Sender<TimedEvent>,
-    topology: watch::Sender<TopologyView>,
-    metrics: Arc<NodeMetrics>,
-    rng: XorShiftRng,
-    address: String,
-    http_stop: Option<oneshot::Sender<()>>,
+/// The task that owns the core, with everything it drives.
+pub(super) struct Driver {
+    pub(super) interval: Duration,
+    pub(super) request_timeout: Duration,
+    pub(super) leave_rounds: u32,
+    pub(super) cluster: String,
+    pub(super) core: GossipCore,
+    pub(super) remote: RemoteHandle,
+    pub(super) provider: Option<ProviderHandle>,
+    pub(super) members_rx: watch::Receiver<Vec<Member>>,
+    pub(super) cmd_tx: mpsc::Sender<Command>,
+    pub(super) events: broadcast::Sender<TimedEvent>,
+    pub(super) topology: watch::Sender<TopologyView>,
+    pub(super) metrics: Arc<NodeMetrics>,
+    pub(super) rng: XorShiftRng,
+    pub(super) address: String,
+    /// Fired when the node stops (or the driver ends): request tasks and
+    /// the `/status` server stop on it.
+    pub(super) stop: CancellationToken,
+    /// Where request tasks run; the node's shutdown waits for them.
+    pub(super) tasks: TaskTracker,
 }
 
 impl Driver {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        // However the driver ends, the node's other tasks stop with it.
+        let _stop_the_rest = self.stop.clone().drop_guard();
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let first = self.members_rx.borrow_and_update().clone();
@@ -436,7 +294,7 @@ impl Driver {
         let remote = self.remote.clone();
         let tx = self.cmd_tx.clone();
         let timeout = self.request_timeout;
-        tokio::spawn(async move {
+        let request = async move {
             let target = Pid {
                 address: request.address,
                 id: GOSSIP_ID.into(),
@@ -453,7 +311,9 @@ impl Driver {
                     result,
                 })
                 .await;
-        });
+        };
+        self.tasks
+            .spawn(self.stop.clone().run_until_cancelled_owned(request));
     }
 
     async fn shutdown(
@@ -481,11 +341,9 @@ impl Driver {
                 p.shutdown(Duration::from_secs(5)).await;
             }
         } else if let Some(p) = self.provider.take() {
-            p.abort();
+            p.abort().await;
         }
-        if let Some(stop) = self.http_stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop.cancel();
         self.remote.shutdown(graceful).await;
         tracing::info!(graceful, "node stopped");
     }

@@ -1,8 +1,10 @@
 //! `/status` (JSON), `/metrics` (Prometheus text) and `/healthz`, served on
 //! their own port so they work with every provider.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
+use super::{NodeHandle, NodeMetrics};
+use crate::remote::RemoteHandle;
 use axum::{
     Json, Router,
     extract::State,
@@ -10,10 +12,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use tokio::sync::oneshot;
-
-use super::{NodeError, NodeHandle, NodeMetrics};
-use crate::remote::RemoteHandle;
 
 #[derive(Clone)]
 struct AppState {
@@ -43,24 +41,9 @@ async fn metrics_page(State(s): State<AppState>) -> Response {
     }
 }
 
-/// Binds `addr` and serves until the returned sender fires (or is dropped).
-pub(super) async fn serve(
-    addr: SocketAddr,
-    node: NodeHandle,
-    remote: RemoteHandle,
-    metrics: Arc<NodeMetrics>,
-) -> Result<(SocketAddr, oneshot::Sender<()>), NodeError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| NodeError::Http {
-            address: addr,
-            source,
-        })?;
-    let bound = listener.local_addr().map_err(|source| NodeError::Http {
-        address: addr,
-        source,
-    })?;
-    let app = Router::new()
+/// The `/status`, `/metrics` and `/healthz` routes.
+pub(super) fn app(node: NodeHandle, remote: RemoteHandle, metrics: Arc<NodeMetrics>) -> Router {
+    Router::new()
         .route("/status", get(status_page))
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -68,17 +51,5 @@ pub(super) async fn serve(
             node,
             remote,
             metrics,
-        });
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "/status server stopped");
-        }
-    });
-    Ok((bound, stop))
+        })
 }

@@ -24,9 +24,10 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
-use super::{ProviderError, ProviderHandle, SelfMember, publish};
+use super::{ProviderError, ProviderTasks, SelfMember, publish};
+use crate::http_server;
 use crate::wire::proto::cluster::Member;
 
 /// The `Content-Type` Go's `/_health` answers with.
@@ -163,13 +164,9 @@ impl NodeModel {
     }
 }
 
-/// Serves `/_health` with `body` until `stop` fires.
-async fn serve_health(
-    listener: tokio::net::TcpListener,
-    body: Arc<Vec<u8>>,
-    stop: oneshot::Receiver<()>,
-) {
-    let app = Router::new().route(
+/// The `/_health` app: `body` for every `GET /_health`.
+fn health_app(body: Arc<Vec<u8>>) -> Router {
+    Router::new().route(
         "/_health",
         get(move || {
             let body = Arc::clone(&body);
@@ -180,15 +177,7 @@ async fn serve_health(
                 )
             }
         }),
-    );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.await;
-        })
-        .await;
-    if let Err(e) = served {
-        tracing::error!(error = %e, "automanaged /_health server stopped");
-    }
+    )
 }
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
@@ -251,6 +240,27 @@ impl Default for HttpClientHandle {
     }
 }
 
+impl HttpClientHandle {
+    /// A client whose connection tasks are the provider's own tasks.
+    fn owned_by(tasks: &ProviderTasks) -> Self {
+        Self(Client::builder(TaskExecutor(tasks.clone())).build_http())
+    }
+}
+
+/// Spawns the HTTP client's background tasks (one per open connection) as
+/// provider tasks, so that stopping the provider waits for them too.
+#[derive(Clone)]
+struct TaskExecutor(ProviderTasks);
+
+impl<F> hyper::rt::Executor<F> for TaskExecutor
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, future: F) {
+        self.0.spawn(future);
+    }
+}
+
 /// What we remember of one polled host between polls.
 #[derive(Debug, Default)]
 struct HostState {
@@ -296,50 +306,78 @@ fn members_after_poll(
     )
 }
 
-pub(super) async fn start(
-    config: AutomanagedConfig,
-    me: SelfMember,
-) -> Result<ProviderHandle, ProviderError> {
-    let bind = format!(
+/// Binds `/_health` on `config.bind_host` (default: `host`) and `config.port`.
+pub(super) async fn bind(
+    config: &AutomanagedConfig,
+    host: &str,
+) -> Result<tokio::net::TcpListener, ProviderError> {
+    let address = format!(
         "{}:{}",
-        config.bind_host.as_deref().unwrap_or(&me.host),
+        config.bind_host.as_deref().unwrap_or(host),
         config.port
     );
-    let listener = tokio::net::TcpListener::bind(&bind)
+    tokio::net::TcpListener::bind(&address)
         .await
-        .map_err(|source| ProviderError::Bind {
-            address: bind.clone(),
-            source,
-        })?;
+        .map_err(|source| ProviderError::Bind { address, source })
+}
+
+/// Serves `/_health` on `listener` and polls every host until the tasks
+/// are told to leave or halted (both close `/_health`; a halt also drops a
+/// poll under way).
+pub(super) fn serve(
+    config: AutomanagedConfig,
+    me: SelfMember,
+    listener: tokio::net::TcpListener,
+    tasks: &ProviderTasks,
+) -> Result<watch::Receiver<Vec<Member>>, ProviderError> {
     let bound: SocketAddr = listener
         .local_addr()
         .map_err(|source| ProviderError::Bind {
-            address: bind.clone(),
+            address: format!("{listener:?}"),
             source,
         })?;
     let model = NodeModel::of(&me, bound.port());
     let self_member = me.to_member(&me.system_id);
     tracing::info!(address = %bound, id = %me.system_id, "automanaged /_health serving");
 
+    tasks.tracker.spawn(http_server::serve(
+        listener,
+        health_app(Arc::new(model.to_go_json())),
+        tasks.leave.clone(),
+        "automanaged /_health",
+    ));
     let (tx, rx) = watch::channel(Vec::new());
-    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
-    let (server_stop_tx, server_stop_rx) = oneshot::channel();
-    // The server runs inside the provider's task, so aborting the task (a
-    // simulated crash) silences `/_health` too.
-    let server = serve_health(listener, Arc::new(model.to_go_json()), server_stop_rx);
-    let polling = async move {
-        let client = HttpClientHandle::default();
+    let client = HttpClientHandle::owned_by(tasks);
+    let owner = tasks.clone();
+    tasks.spawn(async move {
         let mut states = BTreeMap::new();
         loop {
-            let polls = config.hosts.iter().cloned().map(|host| {
-                let client = client.clone();
-                let timeout = config.request_timeout;
-                async move {
-                    let result = poll_host(&client, &host, timeout).await;
-                    (host, result)
+            // One task per host, so a slow host does not delay the others;
+            // each ends at once when we leave.
+            let polls: Vec<_> = config
+                .hosts
+                .iter()
+                .map(|host| {
+                    let (client, host) = (client.clone(), host.clone());
+                    let timeout = config.request_timeout;
+                    let poll = async move {
+                        let result = poll_host(&client, &host, timeout).await;
+                        (host, result)
+                    };
+                    owner
+                        .tracker
+                        .spawn(owner.leave.clone().run_until_cancelled_owned(poll))
+                })
+                .collect();
+            let mut results = Vec::with_capacity(polls.len());
+            for poll in polls {
+                if let Ok(Some(result)) = poll.await {
+                    results.push(result);
                 }
-            });
-            let results = futures_join_all(polls).await;
+            }
+            if owner.leave.is_cancelled() {
+                break;
+            }
             if let Some(mut members) = members_after_poll(
                 &mut states,
                 results,
@@ -355,32 +393,12 @@ pub(super) async fn start(
                 tracing::warn!(hosts = ?config.hosts, "every automanaged poll failed; keeping the previous member list");
             }
             tokio::select! {
-                Ok(()) = &mut stop_rx => break,
+                () = owner.leave.cancelled() => break,
                 () = tokio::time::sleep(config.refresh) => {}
             }
         }
-        let _ = server_stop_tx.send(());
-    };
-    let task = tokio::spawn(async move {
-        tokio::join!(server, polling);
     });
-    Ok(ProviderHandle::new(rx, stop_tx, task))
-}
-
-/// Runs futures concurrently and collects their outputs in order.
-async fn futures_join_all<F, T>(futs: impl IntoIterator<Item = F>) -> Vec<T>
-where
-    F: std::future::Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        if let Ok(v) = h.await {
-            out.push(v);
-        }
-    }
-    out
+    Ok(rx)
 }
 
 #[cfg(test)]

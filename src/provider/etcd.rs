@@ -31,9 +31,9 @@ use etcd_client::{
     Client, ConnectOptions, EventType, GetOptions, PutOptions, WatchOptions, WatchStream,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
-use super::{ProviderError, ProviderHandle, SelfMember, publish};
+use super::{ProviderError, ProviderTasks, SelfMember, publish};
 use crate::wire::proto::cluster::Member;
 
 /// The etcd provider's settings; defaults equal Go's.
@@ -309,10 +309,14 @@ async fn read_and_watch(
         .map_err(etcd_err("watch"))
 }
 
-pub(super) async fn start(
+/// Connects, reads the directory, registers, then keeps the lease alive and
+/// follows the watch until the tasks are told to leave (deregisters) or
+/// halted (does not).
+pub(super) async fn serve(
     config: EtcdConfig,
     me: SelfMember,
-) -> Result<ProviderHandle, ProviderError> {
+    tasks: &ProviderTasks,
+) -> Result<watch::Receiver<Vec<Member>>, ProviderError> {
     let options = ConnectOptions::new()
         .with_connect_timeout(config.dial_timeout)
         .with_timeout(config.dial_timeout);
@@ -340,17 +344,17 @@ pub(super) async fn start(
 
     let (tx, rx) = watch::channel(Vec::new());
     publish(&tx, dir.members());
-    let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+    let leave = tasks.leave.clone();
     let renew_every = (config.lease_ttl / 3).max(Duration::from_millis(500));
 
     let reannounce_after = config.reannounce_after.clone();
-    let task = tokio::spawn(async move {
+    tasks.spawn(async move {
         let mut renew = tokio::time::interval(renew_every);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut reannounce = Reannounce::new(&reannounce_after);
         loop {
             tokio::select! {
-                Ok(()) = &mut stop_rx => break,
+                () = leave.cancelled() => break,
                 () = reannounce.due() => {
                     match reg.put_again().await {
                         Ok(()) => tracing::debug!(key = %reg.key, "etcd member value put again"),
@@ -400,7 +404,7 @@ pub(super) async fn start(
         }
         reg.deregister().await;
     });
-    Ok(ProviderHandle::new(rx, stop_tx, task))
+    Ok(rx)
 }
 
 #[cfg(test)]

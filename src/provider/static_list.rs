@@ -2,9 +2,9 @@
 //! discovery service. Every node is configured with the same list; this
 //! node's own entry is added if the list lacks it.
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
-use super::{ProviderError, ProviderHandle, SelfMember, publish};
+use super::{ProviderError, ProviderTasks, SelfMember, publish};
 use crate::wire::proto::cluster::Member;
 
 /// The static provider's settings.
@@ -34,20 +34,25 @@ impl StaticConfig {
     }
 }
 
-pub(super) fn start(config: StaticConfig, me: SelfMember) -> Result<ProviderHandle, ProviderError> {
+/// Publishes the list once; the task only keeps the sender alive (so the
+/// node does not take the list for a stopped provider) until we leave.
+pub(super) fn serve(
+    config: StaticConfig,
+    me: SelfMember,
+    tasks: &ProviderTasks,
+) -> watch::Receiver<Vec<Member>> {
     let (tx, rx) = watch::channel(Vec::new());
     let mut members = config.members;
     if !members.iter().any(|m| m.id == me.system_id) {
         members.push(me.to_member(&me.system_id));
     }
     publish(&tx, members);
-    let (stop_tx, stop_rx) = oneshot::channel();
-    // Nothing to poll; the task only keeps the sender alive until shutdown.
-    let task = tokio::spawn(async move {
-        let _ = stop_rx.await;
+    let leave = tasks.leave.clone();
+    tasks.spawn(async move {
+        leave.cancelled().await;
         drop(tx);
     });
-    Ok(ProviderHandle::new(rx, stop_tx, task))
+    rx
 }
 
 #[cfg(test)]

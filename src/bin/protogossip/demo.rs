@@ -15,9 +15,10 @@ use std::{
 use clap::Args;
 use protogossip::{
     gossip::GossipConfig,
-    node::{NodeConfig, NodeHandle, NodeStatus},
+    node::{NodeConfig, NodeHandle, NodeListeners, NodeStatus},
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
 };
+use tokio::net::TcpListener;
 
 /// Options of `protogossip demo`.
 #[derive(Debug, Clone, Args)]
@@ -30,10 +31,16 @@ pub struct DemoArgs {
     pub timeout_secs: u64,
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Every node's `/_health` listener, bound first so each node's host list
+/// can name all of them, and its port.
+async fn bind_health(n: usize) -> std::io::Result<Vec<(TcpListener, u16)>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        out.push((listener, port));
+    }
+    Ok(out)
 }
 
 fn short(id: &str) -> &str {
@@ -79,21 +86,23 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         eprintln!("error: --nodes must be between 2 and 20");
         return ExitCode::from(2);
     }
-    let ports: Result<Vec<u16>, _> = (0..args.nodes).map(|_| free_port()).collect();
-    let Ok(health_ports) = ports else {
-        eprintln!("error: no free loopback ports");
-        return ExitCode::from(1);
+    let health = match bind_health(args.nodes).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: cannot listen on loopback: {e}");
+            return ExitCode::from(1);
+        }
     };
-    let hosts: Vec<String> = health_ports
+    let hosts: Vec<String> = health
         .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
+        .map(|(_, p)| format!("127.0.0.1:{p}"))
         .collect();
     let mut nodes = Vec::new();
-    for port in &health_ports {
+    for (listener, port) in health {
         let config = NodeConfig {
             cluster_name: "demo".into(),
             provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: *port,
+                port,
                 hosts: hosts.clone(),
                 refresh: Duration::from_millis(500),
                 // Keep a silent node listed so the heartbeat rule shows.
@@ -107,7 +116,19 @@ pub async fn run(args: DemoArgs) -> ExitCode {
             http: None,
             ..Default::default()
         };
-        match NodeHandle::start(config).await {
+        let remote = match TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on loopback: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let listeners = NodeListeners {
+            remote,
+            health: Some(listener),
+            http: None,
+        };
+        match NodeHandle::start_with(config, listeners).await {
             Ok(n) => nodes.push(n),
             Err(e) => {
                 eprintln!("error: starting a node: {e}");
