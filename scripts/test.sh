@@ -36,6 +36,10 @@ cargo fmt --all -- --check
 step "docs: quirk ids and doc anchors defined in the repository"
 scripts/check-doc-ids.sh
 
+step "no import cycle among the modules of the gossip core and the transport"
+scripts/check-module-cycles.sh src/gossip src/remote >/dev/null \
+  || { scripts/check-module-cycles.sh src/gossip src/remote; exit 1; }
+
 step "clippy (std, all targets and features)"
 cargo clippy --all-targets --all-features -- -D warnings
 
