@@ -7,7 +7,7 @@ mod http;
 #[path = "support/net.rs"]
 mod net;
 
-use net::free_port;
+use net::{free_port, wait_topology};
 
 use std::time::{Duration, Instant};
 
@@ -187,14 +187,11 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
     }
     // The three survivors agree again, on the three of them.
     for n in &nodes {
-        let topo = n.topology();
-        wait_until(
+        wait_topology(
+            n,
             "consensus over the survivors",
             Duration::from_secs(10),
-            || {
-                let v = topo.borrow();
-                v.members.len() == 3 && v.consensus.reached
-            },
+            |v| v.members.len() == 3 && v.consensus.reached,
         )
         .await;
     }

@@ -9,9 +9,12 @@
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/net.rs"]
+mod net;
 
 use std::time::{Duration, Instant};
 
+use net::wait_topology;
 use protogossip::{
     gossip::GossipConfig,
     node::{NodeConfig, NodeHandle, NodeListeners},
@@ -62,24 +65,15 @@ async fn start_nodes() -> Vec<NodeHandle> {
 }
 
 async fn wait_converged(nodes: &[NodeHandle]) {
-    let start = Instant::now();
+    // One 30 s deadline for all of them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let what = format!("consensus over {NODES} members");
     for n in nodes {
-        let topology = n.topology();
-        loop {
-            {
-                let v = topology.borrow();
-                if v.members.len() == NODES && v.consensus.reached {
-                    break;
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "{}: no consensus over {NODES} members: {:?}",
-                n.id(),
-                *topology.borrow()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        wait_topology(n, &what, left, |v| {
+            v.members.len() == NODES && v.consensus.reached
+        })
+        .await;
     }
 }
 

@@ -6,7 +6,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use protogossip::provider::ProviderHandle;
+use protogossip::{
+    node::{NodeHandle, TopologyView},
+    provider::ProviderHandle,
+};
 
 /// A port that was free a moment ago (bound and released). Tests that must
 /// name a port before starting a server use it; the race is accepted.
@@ -44,6 +47,35 @@ pub fn wait_for_ids(
             let left = deadline.checked_sub(start.elapsed()).unwrap_or_else(|| {
                 panic!("{at}: members {ids:?}, wanted {want:?} within {deadline:?}")
             });
+            let _ = tokio::time::timeout(left, rx.changed()).await;
+        }
+    }
+}
+
+/// Waits until `node`'s topology view satisfies `ok`, failing with the
+/// caller's location, the node's id and the last view after `deadline`.
+#[track_caller]
+pub fn wait_topology(
+    node: &NodeHandle,
+    what: &str,
+    deadline: Duration,
+    ok: impl Fn(&TopologyView) -> bool,
+) -> impl Future<Output = ()> {
+    let at = Location::caller();
+    let (id, what) = (node.id().to_owned(), what.to_owned());
+    let mut rx = node.topology();
+    async move {
+        let start = Instant::now();
+        loop {
+            let left = {
+                let v = rx.borrow_and_update();
+                if ok(&v) {
+                    return;
+                }
+                deadline.checked_sub(start.elapsed()).unwrap_or_else(|| {
+                    panic!("{at}: {id}: no {what} within {deadline:?}: {:?}", *v)
+                })
+            };
             let _ = tokio::time::timeout(left, rx.changed()).await;
         }
     }
