@@ -135,6 +135,27 @@ impl NodeConfig {
     }
 }
 
+/// The servers a node listens on, as named in [`NodeError::Listen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The Remoting (gRPC) port peers dial.
+    Remoting,
+    /// The automanaged provider's `/_health` port.
+    AutomanagedHealth,
+    /// The `/status` and `/metrics` server.
+    Status,
+}
+
+impl std::fmt::Display for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Remoting => "remoting",
+            Self::AutomanagedHealth => "automanaged /_health",
+            Self::Status => "/status",
+        })
+    }
+}
+
 /// Why a node could not start or answer.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -153,8 +174,8 @@ pub enum NodeError {
     /// A port could not be bound (in use, or not ours to bind).
     #[error("cannot listen on {address} ({what}): {source}")]
     Listen {
-        /// Which server: remoting, automanaged `/_health` or `/status`.
-        what: &'static str,
+        /// Which server.
+        what: Listener,
         /// The address asked for.
         address: String,
         /// The OS error.

@@ -29,7 +29,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use super::{NodeConfig, NodeError, NodeHandle};
+use super::{Listener, NodeConfig, NodeError, NodeHandle};
 use crate::gossiper::Gossiper;
 use membership::Bridge;
 pub use membership::{
@@ -143,10 +143,10 @@ impl GossiperError {
                 NodeError::Config(_) | NodeError::Gossip(_) => "configuration",
                 NodeError::Transport(_) => "transport",
                 NodeError::Provider(_) => "provider",
-                NodeError::Listen { what, .. } => match *what {
-                    "remoting" => "transport",
-                    "automanaged /_health" => "provider",
-                    _ => "status server",
+                NodeError::Listen { what, .. } => match what {
+                    Listener::Remoting => "transport",
+                    Listener::AutomanagedHealth => "provider",
+                    Listener::Status => "status server",
                 },
                 NodeError::Random(_) => "system id",
                 _ => "node",

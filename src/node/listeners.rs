@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use super::{NodeConfig, NodeError};
+use super::{Listener, NodeConfig, NodeError};
 use crate::provider::{self, ProviderConfig, ProviderError};
 
 /// The sockets a node serves on, bound before it starts. Build one with
@@ -36,13 +36,13 @@ impl NodeListeners {
     /// [`NodeError::Listen`] naming the address that could not be bound, or
     /// [`NodeError::Config`] for a host that does not resolve.
     pub async fn bind(config: &NodeConfig) -> Result<Self, NodeError> {
-        let remote = listen("remoting", remote_address(config).await?).await?;
+        let remote = listen(Listener::Remoting, remote_address(config).await?).await?;
         let health = match &config.provider {
             ProviderConfig::Automanaged(_) => provider::bind(&config.provider, &config.host)
                 .await
                 .map_err(|e| match e {
                     ProviderError::Bind { address, source } => NodeError::Listen {
-                        what: "automanaged /_health",
+                        what: Listener::AutomanagedHealth,
                         address,
                         source,
                     },
@@ -51,7 +51,7 @@ impl NodeListeners {
             _ => None,
         };
         let http = match config.http {
-            Some(address) => Some(listen("/status", address).await?),
+            Some(address) => Some(listen(Listener::Status, address).await?),
             None => None,
         };
         Ok(Self {
@@ -79,7 +79,7 @@ async fn remote_address(config: &NodeConfig) -> Result<SocketAddr, NodeError> {
     Ok(address)
 }
 
-async fn listen(what: &'static str, address: SocketAddr) -> Result<TcpListener, NodeError> {
+async fn listen(what: Listener, address: SocketAddr) -> Result<TcpListener, NodeError> {
     TcpListener::bind(address)
         .await
         .map_err(|source| NodeError::Listen {

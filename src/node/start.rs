@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
-    NodeConfig, NodeError, NodeHandle, NodeListeners, NodeMetrics, TopologyView,
+    Listener, NodeConfig, NodeError, NodeHandle, NodeListeners, NodeMetrics, TopologyView,
     driver::{Command, Driver, INBOUND_ANSWER_DEADLINE, seeded_rng},
     http,
 };
@@ -44,7 +44,7 @@ pub(super) async fn start(
         .remote
         .local_addr()
         .map_err(|source| NodeError::Listen {
-            what: "remoting",
+            what: Listener::Remoting,
             address: format!("{:?}", listeners.remote),
             source,
         })?;
