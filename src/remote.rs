@@ -13,8 +13,9 @@
 //!   `remove_endpoint`, events, metrics, `shutdown`.
 //! - `server` — the tonic service for inbound streams, served on a
 //!   listener bound before anything starts (a port in use is
-//!   [`TransportError::Bind`], naming it); `conn` lets the hard stop close
-//!   its connections.
+//!   [`TransportError::Bind`], naming it); `conn` admits connections
+//!   within the caps `admission` keeps, closes those that open no stream
+//!   and lets the hard stop close the rest.
 //! - `endpoint`, `endpoint_manager`, `outbound` — one lazily created,
 //!   reconnecting endpoint per peer address, batching queued messages into
 //!   `MessageBatch`es below 4 MiB and 1000 envelopes. Endpoints report
@@ -43,6 +44,7 @@
 //! says (never forwarding them).
 
 mod address;
+mod admission;
 mod block_list;
 mod config;
 mod conn;
@@ -82,6 +84,8 @@ pub use router::{EVENTSTREAM_ID, GOSSIP_ID, PARTITION_ACTIVATOR_ID};
 pub use tls::TlsConfig;
 
 use crate::wire::{WireMessage, proto::actor::Pid};
+use admission::Admission;
+use conn::Incoming;
 use endpoint::EndpointContext;
 use endpoint_manager::EndpointManager;
 use event::EventSink;
@@ -185,7 +189,17 @@ impl Remote {
             config.max_message_size,
             config.tls.as_ref(),
         )?;
-        let server = tasks.spawn_uncancelled(server.run(listener, tasks.clone()));
+        let incoming = Incoming::new(
+            listener,
+            Admission::new(
+                config.max_inbound_connections,
+                config.max_inbound_connections_per_ip,
+            ),
+            tasks.clone(),
+            config.inbound_idle_timeout,
+            Arc::clone(&metrics),
+        );
+        let server = tasks.spawn_uncancelled(server.run(incoming, tasks.clone()));
         info!(%address, bound = %local, system_id = %config.system_id, "remote started");
         Ok(RemoteHandle {
             inner: Arc::new(Inner {

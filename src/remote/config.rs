@@ -82,13 +82,31 @@ pub struct RemoteConfig {
     pub endpoint_queue_capacity: usize,
     /// TCP connect timeout of one attempt.
     pub connect_timeout: Duration,
-    /// How long we wait for a peer's `ConnectResponse`.
+    /// How long we wait for a peer's `ConnectResponse` on our outbound
+    /// connections (inbound connections are bounded by
+    /// `inbound_idle_timeout`).
     pub handshake_timeout: Duration,
     /// Reconnect policy.
     pub backoff: BackoffConfig,
     /// Most concurrent inbound `Receive` streams; more get
     /// `RESOURCE_EXHAUSTED`.
     pub max_inbound_streams: usize,
+    /// Most open inbound TCP connections (default 1024). A connection over
+    /// the cap is closed right after `accept`, before TLS or HTTP/2. Each
+    /// Go member opens one connection to us, so this bounds the members that
+    /// can talk to us at once; keep the process's descriptor limit
+    /// (`ulimit -n`) above it plus one per peer we dial.
+    pub max_inbound_connections: usize,
+    /// Most open inbound TCP connections from one IP address (default 64):
+    /// one misbehaving host cannot take every slot. Raise it when many
+    /// members share an address (several nodes per host, NAT); setting it to
+    /// `max_inbound_connections` turns it off.
+    pub max_inbound_connections_per_ip: usize,
+    /// An inbound connection with no `Receive` stream for this long is
+    /// closed (default 10 s), counting from `accept` (so it bounds the TLS
+    /// handshake and the HTTP/2 preface too) or from its last stream's end.
+    /// Go opens its stream right after connecting and keeps it open.
+    pub inbound_idle_timeout: Duration,
     /// Longest a graceful shutdown waits for the remote's tasks (server,
     /// streams, endpoints, handler calls) to end before cancelling the rest
     /// (Go: 10 s).
@@ -116,6 +134,9 @@ impl Default for RemoteConfig {
             handshake_timeout: Duration::from_secs(5),
             backoff: BackoffConfig::default(),
             max_inbound_streams: 1024,
+            max_inbound_connections: 1024,
+            max_inbound_connections_per_ip: 64,
+            inbound_idle_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
             http2_keepalive: None,
             event_capacity: 1024,
@@ -170,8 +191,18 @@ impl RemoteConfig {
         if self.endpoint_queue_capacity == 0 {
             return Err(invalid("endpoint_queue_capacity", "must be at least 1"));
         }
-        if self.max_inbound_streams == 0 {
-            return Err(invalid("max_inbound_streams", "must be at least 1"));
+        // 0 is not "unlimited": a cap that is off is the hole these close.
+        for (field, n) in [
+            ("max_inbound_streams", self.max_inbound_streams),
+            ("max_inbound_connections", self.max_inbound_connections),
+            (
+                "max_inbound_connections_per_ip",
+                self.max_inbound_connections_per_ip,
+            ),
+        ] {
+            if n == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
         }
         if self.event_capacity == 0 {
             return Err(invalid("event_capacity", "must be at least 1"));
@@ -179,6 +210,7 @@ impl RemoteConfig {
         for (field, d) in [
             ("connect_timeout", self.connect_timeout),
             ("handshake_timeout", self.handshake_timeout),
+            ("inbound_idle_timeout", self.inbound_idle_timeout),
             ("backoff.initial", self.backoff.initial),
         ] {
             if d.is_zero() {
@@ -259,6 +291,27 @@ mod tests {
                 ..RemoteConfig::default()
             }),
             "max_batch_envelopes"
+        );
+        assert_eq!(
+            field_of(RemoteConfig {
+                max_inbound_connections: 0,
+                ..RemoteConfig::default()
+            }),
+            "max_inbound_connections"
+        );
+        assert_eq!(
+            field_of(RemoteConfig {
+                max_inbound_connections_per_ip: 0,
+                ..RemoteConfig::default()
+            }),
+            "max_inbound_connections_per_ip"
+        );
+        assert_eq!(
+            field_of(RemoteConfig {
+                inbound_idle_timeout: Duration::ZERO,
+                ..RemoteConfig::default()
+            }),
+            "inbound_idle_timeout"
         );
         let mut c = RemoteConfig::default();
         c.backoff.max = Duration::from_millis(1);

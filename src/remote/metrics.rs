@@ -37,6 +37,21 @@ macro_rules! metrics {
 }
 
 metrics! {
+    /// Inbound TCP connections admitted (below both connection caps).
+    inbound_connections_accepted,
+    /// Inbound TCP connections closed at once because
+    /// `max_inbound_connections` were open.
+    inbound_connections_refused_total,
+    /// Inbound TCP connections closed at once because
+    /// `max_inbound_connections_per_ip` were open from the peer's address.
+    inbound_connections_refused_per_ip,
+    /// Admitted connections closed because they had no `Receive` stream for
+    /// `inbound_idle_timeout`.
+    inbound_connections_idle_closed,
+    /// Admitted connections closed (any reason); open = accepted - closed.
+    inbound_connections_closed,
+    /// `accept` calls that failed (e.g. out of file descriptors).
+    inbound_accept_errors,
     /// Inbound `Receive` streams accepted.
     inbound_streams_accepted,
     /// Inbound streams refused because `max_inbound_streams` were open.
@@ -115,6 +130,11 @@ impl RemoteMetrics {
     /// Adds one to a counter.
     pub(crate) fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads a counter.
+    pub(crate) fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
     }
 
     /// Adds `n` to a counter.

@@ -10,9 +10,12 @@
 //! (its writer stopped) does the stream end with OK, as in Go. The handshake
 //! is not required (Go does not require it either). The unary RPCs answer
 //! `UNIMPLEMENTED` (Go's panic).
+//!
+//! Connections reach tonic through `conn::Incoming`, which applies the
+//! connection caps and the idle timeout; each stream tells its connection it
+//! is open (`conn::ConnInfo`), so only connections without one time out.
 
 use std::{
-    net::SocketAddr,
     pin::Pin,
     sync::{
         Arc,
@@ -20,8 +23,8 @@ use std::{
     },
 };
 
-use tokio::{net::TcpListener, sync::mpsc};
-use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream, wrappers::TcpListenerStream};
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
 use tonic::{
     Code, Request, Response, Status, Streaming,
     transport::{Server, server::Router as TonicRouter},
@@ -30,7 +33,7 @@ use tracing::{debug, info, warn};
 
 use super::{
     BlockList, RemoteEvent, RemoteMetrics, TransportError,
-    conn::CancellableIo,
+    conn::{ConnInfo, ConnStream, Incoming},
     event::EventSink,
     inbound,
     router::Router,
@@ -129,13 +132,11 @@ impl InboundServer {
         })
     }
 
-    /// Serves on `listener` until the remote stops, then returns once every
-    /// connection has closed: at once when the peers close them, or after
-    /// the hard stop, which fails their sockets (see `conn`).
-    pub(crate) async fn run(self, listener: TcpListener, tasks: Tasks) {
-        let cancel = tasks.clone();
-        let incoming = TcpListenerStream::new(listener)
-            .map(move |accepted| accepted.map(|io| CancellableIo::new(io, cancel.cancelled())));
+    /// Serves the connections `incoming` admits until the remote stops, then
+    /// returns once every connection has closed: at once when the peers
+    /// close them, or after the hard stop, which fails their sockets (see
+    /// `conn`).
+    pub(crate) async fn run(self, incoming: Incoming, tasks: Tasks) {
         let stopping = tasks.clone();
         if let Err(e) = self
             .router
@@ -152,8 +153,9 @@ struct RemotingService {
     context: Arc<StreamContext>,
 }
 
-/// Decrements the inbound stream count when the stream task ends.
-struct StreamSlot(Arc<StreamContext>);
+/// Decrements the inbound stream count when the stream task ends, and ends
+/// the stream's claim on its connection (which may then go idle).
+struct StreamSlot(Arc<StreamContext>, Option<ConnStream>);
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
@@ -172,14 +174,16 @@ impl Remoting for RemotingService {
         request: Request<Streaming<RemoteMessage>>,
     ) -> Result<Response<Self::ReceiveStream>, Status> {
         let ctx = &self.context;
-        let peer = request
-            .remote_addr()
-            .map_or_else(|| "unknown".to_owned(), |a: SocketAddr| a.to_string());
+        // Always there: every connection comes from `Incoming`.
+        let conn = request.extensions().get::<ConnInfo>().cloned();
+        let peer = conn
+            .as_ref()
+            .map_or_else(|| "unknown".to_owned(), |c| c.remote_addr.to_string());
         if !ctx.tasks.is_running() {
             return Err(Status::unavailable("remote is shutting down"));
         }
         let open = ctx.open.fetch_add(1, Ordering::AcqRel);
-        let slot = StreamSlot(Arc::clone(ctx));
+        let mut slot = StreamSlot(Arc::clone(ctx), None);
         if open >= ctx.max_inbound_streams {
             RemoteMetrics::inc(&ctx.metrics.inbound_streams_rejected);
             warn!(%peer, open, limit = ctx.max_inbound_streams,
@@ -187,6 +191,7 @@ impl Remoting for RemotingService {
             return Err(Status::resource_exhausted("too many inbound streams"));
         }
         RemoteMetrics::inc(&ctx.metrics.inbound_streams_accepted);
+        slot.1 = conn.as_ref().map(ConnInfo::stream_opened);
         debug!(%peer, "inbound stream opened");
         let (tx, rx) = mpsc::channel(4);
         ctx.tasks
