@@ -365,3 +365,68 @@ impl AsyncWrite for InboundConn {
         self.io.is_write_vectored()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use tokio::time::{advance, pause};
+
+    use super::*;
+
+    const IDLE: Duration = Duration::from_secs(10);
+    /// tokio's timer rounds deadlines up to its next millisecond tick.
+    const TICK: Duration = Duration::from_millis(2);
+
+    /// Whether `f` has finished after advancing virtual time by `by`.
+    async fn done_after(f: &mut Pin<Box<impl Future<Output = ()>>>, by: Duration) -> bool {
+        advance(by).await;
+        futures_poll(f)
+    }
+
+    fn futures_poll(f: &mut Pin<Box<impl Future<Output = ()>>>) -> bool {
+        let waker = std::task::Waker::noop();
+        f.as_mut().poll(&mut Context::from_waker(waker)).is_ready()
+    }
+
+    #[tokio::test]
+    async fn a_connection_without_streams_expires_after_the_timeout() {
+        pause();
+        let streams = Arc::new(watch::Sender::new(0));
+        let mut idle = Box::pin(idle_expiry(streams.subscribe(), IDLE));
+        assert!(!futures_poll(&mut idle));
+        assert!(!done_after(&mut idle, IDLE - TICK).await);
+        assert!(done_after(&mut idle, TICK * 2).await);
+    }
+
+    #[tokio::test]
+    async fn an_open_stream_stops_the_clock_and_its_end_restarts_it() {
+        pause();
+        let streams = Arc::new(watch::Sender::new(0));
+        let info = ConnInfo {
+            remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            streams: Arc::clone(&streams),
+        };
+        // The connection task polls at once whenever the count changes.
+        let mut idle = Box::pin(idle_expiry(streams.subscribe(), IDLE));
+        assert!(!futures_poll(&mut idle));
+        assert!(!done_after(&mut idle, IDLE / 2).await);
+        let stream = info.stream_opened();
+        assert!(!futures_poll(&mut idle));
+        assert!(!done_after(&mut idle, IDLE * 3).await);
+        let second = info.stream_opened();
+        drop(stream);
+        assert!(!futures_poll(&mut idle));
+        assert!(
+            !done_after(&mut idle, IDLE * 3).await,
+            "one stream is still open"
+        );
+        drop(second);
+        assert!(!futures_poll(&mut idle));
+        assert!(
+            !done_after(&mut idle, IDLE - TICK).await,
+            "the clock restarted"
+        );
+        assert!(done_after(&mut idle, TICK * 2).await);
+    }
+}
