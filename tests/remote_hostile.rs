@@ -311,6 +311,68 @@ async fn connection_flood_is_limited() {
     h.shutdown(true).await;
 }
 
+/// Connects from `source` and waits until the node closes the connection;
+/// returns how long that took.
+async fn raw_until_closed(source: [u8; 4], node: std::net::SocketAddr) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .unwrap();
+    let mut stream = socket.connect(node).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let read = timeout(DEADLINE, stream.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the node should close the connection: {read:?}"
+    );
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn connections_over_the_per_ip_cap_are_refused_and_idle_ones_closed() {
+    const IDLE: Duration = Duration::from_millis(300);
+    let h = gossip_node(RemoteConfig {
+        max_inbound_connections_per_ip: 2,
+        inbound_idle_timeout: IDLE,
+        ..RemoteConfig::default()
+    })
+    .await;
+    let node = h.local_addr();
+    // A connection with a stream: not idle, however long it stays quiet.
+    let mut c = client(h.address()).await;
+    let (tx, mut s) = open(&mut c, hello("a")).await.unwrap();
+    next(&mut s).await.unwrap().unwrap();
+
+    // A silent connection from the same address is closed after the idle
+    // timeout; a third one at the same time is refused at once.
+    let silent = tokio::spawn(raw_until_closed([127, 0, 0, 1], node));
+    wait_metric(&h, |m| m.inbound_connections_accepted == 2).await;
+    let refused = raw_until_closed([127, 0, 0, 1], node).await;
+    assert!(
+        refused < IDLE,
+        "refused at once, not timed out: {refused:?}"
+    );
+    assert_eq!(h.metrics().inbound_connections_refused_per_ip, 1);
+    // Another address has slots of its own.
+    let other = tokio::spawn(raw_until_closed([127, 0, 0, 3], node));
+    assert!(silent.await.unwrap() >= IDLE - Duration::from_millis(50));
+    assert!(other.await.unwrap() >= IDLE - Duration::from_millis(50));
+    let m = h.metrics();
+    assert_eq!(m.inbound_connections_idle_closed, 2, "{m:?}");
+    assert_eq!(m.inbound_connections_refused_total, 0, "{m:?}");
+
+    // Long after the idle timeout the stream still works: a second hello is
+    // answered on it.
+    tokio::time::sleep(IDLE * 3).await;
+    tx.send(hello("a")).await.unwrap();
+    next(&mut s).await.unwrap().unwrap();
+    assert_eq!(h.metrics().inbound_connections_idle_closed, 2);
+    still_serves(&h).await;
+    h.shutdown(true).await;
+}
+
 #[tokio::test]
 async fn peer_that_never_answers_the_handshake_times_out() {
     // Accepts TCP and HTTP/2 never comes: the handshake must time out.

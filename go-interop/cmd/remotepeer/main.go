@@ -7,6 +7,10 @@
 // and then reads commands from stdin, one per line:
 //
 //	gossip <address>    RequestFuture a cluster.GossipRequest to <address>/gossip
+//	timed-gossip <address>
+//	                    the same with Go's gossip request timeout (500 ms, the default
+//	                    cluster.Config.GossipRequestTimeout); answers
+//	                    `reply timed-gossip <proto full name> us=<round trip in µs>`
 //	activate <address>  RequestFuture a cluster.ActivationRequest to <address>/partition-activator
 //	missing <address>   RequestFuture a cluster.GossipRequest to <address>/no-such-actor
 //	event <address>     send a cluster.ActivationTerminated to <address>/eventstream
@@ -79,6 +83,29 @@ func request(system *actor.ActorSystem, cmd string, target *actor.PID, msg proto
 	say("reply %s %s %s", cmd, proto.MessageName(pm), detail)
 }
 
+// gossipRequestTimeout is protoactor-go's default
+// cluster.Config.GossipRequestTimeout: a member that answers later is, to a Go
+// gossiper, a member that did not answer.
+const gossipRequestTimeout = 500 * time.Millisecond
+
+func timedGossip(system *actor.ActorSystem, target *actor.PID) {
+	start := time.Now()
+	res, err := system.Root.RequestFuture(target, &cluster.GossipRequest{
+		FromMemberId: "rust-target",
+		State:        &cluster.GossipState{Members: map[string]*cluster.GossipMemberState{}},
+	}, gossipRequestTimeout).Result()
+	elapsed := time.Since(start).Microseconds()
+	if err != nil {
+		say("error timed-gossip %v us=%d", err, elapsed)
+		return
+	}
+	name := fmt.Sprintf("%T", res)
+	if pm, ok := res.(proto.Message); ok {
+		name = string(proto.MessageName(pm))
+	}
+	say("reply timed-gossip %s us=%d", name, elapsed)
+}
+
 func main() {
 	port := flag.Int("port", 0, "port to listen on (127.0.0.1)")
 	tlsCert := flag.String("tls-cert", "", "server certificate (PEM); enables TLS with -tls-key and -tls-ca")
@@ -145,6 +172,8 @@ func main() {
 				FromMemberId: "rust-target",
 				State:        &cluster.GossipState{Members: map[string]*cluster.GossipMemberState{}},
 			})
+		case "timed-gossip":
+			go timedGossip(system, actor.NewPID(addr, "gossip"))
 		case "activate":
 			go request(system, cmd, actor.NewPID(addr, "partition-activator"), &cluster.ActivationRequest{
 				ClusterIdentity: &cluster.ClusterIdentity{Identity: "x", Kind: "nokind"},
