@@ -135,3 +135,31 @@ async fn rust_and_go_over_tls_both_ways() {
     rust.shutdown(true).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_starts_is_closed_by_the_idle_timeout() {
+    use tokio::io::AsyncReadExt;
+    const IDLE: Duration = Duration::from_millis(300);
+    let pki = TestPki::generate();
+    let node = gossip_node(RemoteConfig {
+        tls: Some(pki.tls_config()),
+        inbound_idle_timeout: IDLE,
+        ..RemoteConfig::default()
+    })
+    .await;
+    // Connect and never send a ClientHello: the server sends nothing either.
+    let mut silent = tokio::net::TcpStream::connect(node.local_addr())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(REQ, silent.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    assert_eq!(node.metrics().inbound_connections_idle_closed, 1);
+    // A real TLS peer still gets in.
+    let peer = tls_node(&pki).await;
+    let r = peer
+        .request(pid(node.address(), "gossip"), gossip_request(), REQ)
+        .await;
+    assert!(matches!(r, Ok(WireMessage::GossipResponse(_))), "{r:?}");
+    shutdown_all([peer, node]).await;
+}
