@@ -308,7 +308,7 @@ async fn flood_of_connections_leaves_go_peers_answered_and_resources_bounded() {
          fds: node sockets peak {peak_node_fds} (cap {MAX_CONNECTIONS} + listener), \
          process {fds_before} before, peak {peak_fds}\n\
          rss: {} KiB before, peak {} KiB (+{} KiB)\n\
-         counters: accepted {}, refused total {}, refused per ip {}, idle closed {}, closed {}, \
+         counters: accepted {}, refused at cap {}, refused at ip cap {}, idle closed {}, closed {}, \
          accept errors {}",
         latencies.len(),
         failures.len(),
@@ -319,8 +319,8 @@ async fn flood_of_connections_leaves_go_peers_answered_and_resources_bounded() {
         peak_rss / 1024,
         peak_rss.saturating_sub(rss_before) / 1024,
         after.inbound_connections_accepted - before.inbound_connections_accepted,
-        after.inbound_connections_refused_total,
-        after.inbound_connections_refused_per_ip,
+        after.inbound_connections_refused_at_cap,
+        after.inbound_connections_refused_at_ip_cap,
         after.inbound_connections_idle_closed,
         after.inbound_connections_closed - before.inbound_connections_closed,
         after.inbound_accept_errors,
@@ -360,11 +360,11 @@ async fn flood_of_connections_leaves_go_peers_answered_and_resources_bounded() {
 
     // The counters show what was refused, and why.
     let refused =
-        after.inbound_connections_refused_total + after.inbound_connections_refused_per_ip;
+        after.inbound_connections_refused_at_cap + after.inbound_connections_refused_at_ip_cap;
     let accepted = after.inbound_connections_accepted - before.inbound_connections_accepted;
     let connected = (ATTEMPTS - outcomes.connect_failed.load(Ordering::Relaxed)) as u64;
-    assert!(after.inbound_connections_refused_total > 0, "{after:?}");
-    assert!(after.inbound_connections_refused_per_ip > 0, "{after:?}");
+    assert!(after.inbound_connections_refused_at_cap > 0, "{after:?}");
+    assert!(after.inbound_connections_refused_at_ip_cap > 0, "{after:?}");
     assert!(after.inbound_connections_idle_closed > 0, "{after:?}");
     assert!(
         accepted + refused >= connected,

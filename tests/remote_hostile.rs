@@ -359,14 +359,14 @@ async fn connections_over_the_per_ip_cap_are_refused_and_idle_ones_closed() {
         refused < IDLE,
         "refused at once, not timed out: {refused:?}"
     );
-    assert_eq!(h.metrics().inbound_connections_refused_per_ip, 1);
+    assert_eq!(h.metrics().inbound_connections_refused_at_ip_cap, 1);
     // Another address has slots of its own.
     let other = tokio::spawn(raw_until_closed([127, 0, 0, 3], node));
     assert!(silent.await.unwrap() >= IDLE - Duration::from_millis(50));
     assert!(other.await.unwrap() >= IDLE - Duration::from_millis(50));
     let m = h.metrics();
     assert_eq!(m.inbound_connections_idle_closed, 2, "{m:?}");
-    assert_eq!(m.inbound_connections_refused_total, 0, "{m:?}");
+    assert_eq!(m.inbound_connections_refused_at_cap, 0, "{m:?}");
 
     // Long after the idle timeout the stream still works: a second hello is
     // answered on it.

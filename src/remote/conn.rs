@@ -93,16 +93,16 @@ impl Incoming {
 
     fn refuse(&mut self, io: TcpStream, peer: SocketAddr, why: &ConnectionRefused) {
         let counter = match why {
-            ConnectionRefused::Total { .. } => &self.metrics.inbound_connections_refused_total,
-            ConnectionRefused::PerIp { .. } => &self.metrics.inbound_connections_refused_per_ip,
+            ConnectionRefused::Total { .. } => &self.metrics.inbound_connections_refused_at_cap,
+            ConnectionRefused::PerIp { .. } => &self.metrics.inbound_connections_refused_at_ip_cap,
         };
         RemoteMetrics::inc(counter);
         drop(io);
         if due(&mut self.refusal_warned) {
             let m = &self.metrics;
             warn!(%peer, reason = %why,
-                refused_total = RemoteMetrics::get(&m.inbound_connections_refused_total),
-                refused_per_ip = RemoteMetrics::get(&m.inbound_connections_refused_per_ip),
+                refused_at_cap = RemoteMetrics::get(&m.inbound_connections_refused_at_cap),
+                refused_at_ip_cap = RemoteMetrics::get(&m.inbound_connections_refused_at_ip_cap),
                 "refusing inbound connections (one warning per 10 s)");
         } else {
             debug!(%peer, reason = %why, "refused inbound connection");

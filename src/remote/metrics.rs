@@ -41,10 +41,10 @@ metrics! {
     inbound_connections_accepted,
     /// Inbound TCP connections closed at once because
     /// `max_inbound_connections` were open.
-    inbound_connections_refused_total,
+    inbound_connections_refused_at_cap,
     /// Inbound TCP connections closed at once because
     /// `max_inbound_connections_per_ip` were open from the peer's address.
-    inbound_connections_refused_per_ip,
+    inbound_connections_refused_at_ip_cap,
     /// Admitted connections closed because they had no `Receive` stream for
     /// `inbound_idle_timeout`.
     inbound_connections_idle_closed,
