@@ -229,11 +229,17 @@ fn every_class_of_bad_setting_exits_2() {
         // values the CLI parses
         (&["--http", "localhost"], "not ip:port"),
         (&["--profile", "go-2030"], "go-2024-03"),
-        (&["--provider", "static", "--seeds", "nohost"], "id@host:port"),
+        (
+            &["--provider", "static", "--seeds", "nohost"],
+            "id@host:port",
+        ),
         (&["--state", "novalue"], "not key=value"),
         (&["--state", "heartbeat=1"], "protocol writes that key"),
         (&["--config", typo], "clustr"),
-        (&["--config", "/nonexistent/node.toml"], "cannot read config file"),
+        (
+            &["--config", "/nonexistent/node.toml"],
+            "cannot read config file",
+        ),
         // the node's own checks
         (&["--host", "localhost:80"], "localhost:80"),
         (&["--host", ""], "not a host name or IP"),
@@ -245,7 +251,11 @@ fn every_class_of_bad_setting_exits_2() {
         let out = Command::new(BIN)
             .arg("node")
             .args(*args)
-            .args(["--http", "off"].iter().filter(|_| !args.contains(&"--http")))
+            .args(
+                ["--http", "off"]
+                    .iter()
+                    .filter(|_| !args.contains(&"--http")),
+            )
             .stdout(Stdio::null())
             .output()
             .unwrap();
@@ -346,9 +356,12 @@ async fn metrics_of_a_running_node_pass_promtool() {
             .spawn()
             .unwrap(),
     );
-    wait_status(&http, "a one-member cluster", Duration::from_secs(20), |s| {
-        s["topology"]["consensus"]["reached"] == true
-    })
+    wait_status(
+        &http,
+        "a one-member cluster",
+        Duration::from_secs(20),
+        |s| s["topology"]["consensus"]["reached"] == true,
+    )
     .await;
     let r = http::get(&http, "/metrics").await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
@@ -444,7 +457,10 @@ async fn state_keys_from_the_command_line_reach_the_other_node() {
         }
         assert_eq!(state["zone"][&ids[0]]["value"], "", "{state}");
         // Protocol keys are listed too, their values in hex.
-        assert!(state["topology"][&ids[0]]["value_hex"].is_string(), "{state}");
+        assert!(
+            state["topology"][&ids[0]]["value_hex"].is_string(),
+            "{state}"
+        );
     }
 }
 
@@ -461,7 +477,9 @@ fn short_node_output(wrap: &[&str], env: &[(&str, &str)], stderr_file: bool) -> 
     } else {
         vec![&node[..], "/dev/null"]
     });
-    cmd.env_remove("NO_COLOR").env("RUST_LOG", "info").envs(env.iter().copied());
+    cmd.env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied());
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
     let path = std::env::temp_dir().join(format!("pg-cli-log-{}.txt", std::process::id()));
     if stderr_file {
@@ -496,7 +514,10 @@ fn log_colour_only_on_a_terminal_and_never_with_no_color() {
     assert!(started(&tty), "{}", String::from_utf8_lossy(&tty));
     assert!(tty.contains(&ESC), "no colour on a terminal");
     let empty = short_node_output(&pty, &[("NO_COLOR", "")], false);
-    assert!(empty.contains(&ESC), "an empty NO_COLOR must not turn colour off");
+    assert!(
+        empty.contains(&ESC),
+        "an empty NO_COLOR must not turn colour off"
+    );
     let no_color = short_node_output(&pty, &[("NO_COLOR", "1")], false);
     assert!(started(&no_color), "{}", String::from_utf8_lossy(&no_color));
     assert!(!no_color.contains(&ESC), "colour despite NO_COLOR=1");

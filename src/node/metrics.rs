@@ -141,3 +141,63 @@ impl NodeMetrics {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::gossip::{GossipConfig, GossipCore, UnixMillis};
+
+    #[test]
+    fn every_series_has_help_and_type_and_every_counter_ends_in_total() {
+        let core = GossipCore::new("me", GossipConfig::default()).unwrap();
+        let status = NodeStatus::of(&core, "127.0.0.1:1", "c", UnixMillis(0));
+        let metrics = NodeMetrics::default();
+        NodeMetrics::add(&metrics.gossip_bytes_sent, 42);
+        let remote = RemoteMetricsSnapshot {
+            outbound_bytes: 7,
+            ..Default::default()
+        };
+        let text = metrics.render(&status, &remote).unwrap();
+
+        let (mut help, mut kind) = (BTreeMap::new(), BTreeMap::new());
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, h) = rest.split_once(' ').unwrap();
+                help.insert(name, h);
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, t) = rest.split_once(' ').unwrap();
+                kind.insert(name, t);
+            } else {
+                samples.push(line.split(['{', ' ']).next().unwrap());
+            }
+        }
+        for name in &samples {
+            assert!(help.contains_key(name), "{name}: no HELP\n{text}");
+            let t = kind.get(name).unwrap_or_else(|| panic!("{name}: no TYPE"));
+            assert_eq!(*t == "counter", name.ends_with("_total"), "{name} {t}");
+        }
+        for (name, h) in &help {
+            assert!(!h.contains('`') && !h.ends_with(".."), "{name}: {h:?}");
+        }
+        let transport = kind
+            .keys()
+            .filter(|n| n.starts_with("protogossip_remote_"))
+            .count();
+        assert_eq!(transport, remote.fields().len());
+        assert!(
+            text.contains("\nprotogossip_gossip_sent_bytes_total 42\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nprotogossip_remote_outbound_bytes_total 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nprotogossip_members{status=\"Self\"} "),
+            "{text}"
+        );
+    }
+}

@@ -338,6 +338,23 @@ mod tests {
     }
 
     #[test]
+    fn state_pairs_come_from_the_config_file_too() {
+        let dir = std::env::temp_dir().join(format!("pg-args-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("node.toml");
+        std::fs::write(&file, "state = [\"role=api\", \"zone=eu\"]\n").unwrap();
+        let args = NodeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        let pairs: Vec<(String, String)> = args.into_settings().unwrap().state;
+        assert_eq!(
+            pairs,
+            [("role".into(), "api".into()), ("zone".into(), "eu".into())]
+        );
+    }
+
+    #[test]
     fn state_pairs_parse_and_protocol_keys_are_refused() {
         let args = NodeArgs {
             state: Some(vec!["role=api".into(), "expr=a=b".into(), "empty=".into()]),

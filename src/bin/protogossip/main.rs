@@ -180,7 +180,10 @@ mod tests {
     #[test]
     fn colour_only_on_a_terminal_and_never_with_no_color() {
         assert!(colour(true, None));
-        assert!(colour(true, Some(OsStr::new(""))), "empty NO_COLOR: ignored");
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "empty NO_COLOR: ignored"
+        );
         assert!(!colour(true, Some(OsStr::new("1"))));
         assert!(!colour(false, None));
         assert!(!colour(false, Some(OsStr::new(""))));
