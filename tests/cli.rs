@@ -56,6 +56,19 @@ async fn wait_status<F: Fn(&serde_json::Value) -> bool>(
     }
 }
 
+/// `protogossip node <args>` with stdout and stderr discarded.
+fn node_process<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proc {
+    Proc(
+        Command::new(BIN)
+            .arg("node")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 fn sigterm(child: &Child) {
     let ok = Command::new("kill")
         .arg("-TERM")
@@ -132,26 +145,20 @@ async fn a_killed_node_process_is_blocked_by_the_others() {
         .iter()
         .zip(&https)
         .map(|(port, http)| {
-            Proc(
-                Command::new(BIN)
-                    .args(["node", "--cluster", "killtest", "--http", http])
-                    .args([
-                        "--automanaged-port",
-                        &port.to_string(),
-                        "--automanaged-hosts",
-                        &hosts,
-                    ])
-                    .args([
-                        "--automanaged-refresh-ms",
-                        "300",
-                        "--heartbeat-expiration-ms",
-                        "3000",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            )
+            node_process(&[
+                "--cluster",
+                "killtest",
+                "--http",
+                http,
+                "--automanaged-port",
+                &port.to_string(),
+                "--automanaged-hosts",
+                &hosts,
+                "--automanaged-refresh-ms",
+                "300",
+                "--heartbeat-expiration-ms",
+                "3000",
+            ])
         })
         .collect();
     let mut ids = Vec::new();
@@ -346,16 +353,14 @@ async fn metrics_of_a_running_node_pass_promtool() {
         "`{promtool} --version` failed ({version:?}): install Debian's `prometheus` package (scripts/test.sh does) or set PROMTOOL"
     );
     let (health, http) = (free_port(), format!("127.0.0.1:{}", free_port()));
-    let _node = Proc(
-        Command::new(BIN)
-            .args(["node", "--http", &http, "--automanaged-port"])
-            .arg(health.to_string())
-            .args(["--gossip-interval-ms", "50"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _node = node_process(&[
+        "--http",
+        &http,
+        "--automanaged-port",
+        &health.to_string(),
+        "--gossip-interval-ms",
+        "50",
+    ]);
     wait_status(
         &http,
         "a one-member cluster",
@@ -410,18 +415,22 @@ async fn state_keys_from_the_command_line_reach_the_other_node() {
     let https = [0, 1].map(|_| format!("127.0.0.1:{}", free_port()));
     let _nodes: Vec<Proc> = (0..2)
         .map(|i| {
-            Proc(
-                Command::new(BIN)
-                    .args(["node", "--cluster", "statetest", "--http", &https[i]])
-                    .args(["--automanaged-port", &health[i].to_string()])
-                    .args(["--automanaged-hosts", &hosts])
-                    .args(["--automanaged-refresh-ms", "300"])
-                    .args(["--state", &format!("role=node {i}"), "--state", "zone="])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            )
+            node_process(&[
+                "--cluster",
+                "statetest",
+                "--http",
+                &https[i],
+                "--automanaged-port",
+                &health[i].to_string(),
+                "--automanaged-hosts",
+                &hosts,
+                "--automanaged-refresh-ms",
+                "300",
+                "--state",
+                &format!("role=node {i}"),
+                "--state",
+                "zone=",
+            ])
         })
         .collect();
     let mut ids = Vec::new();

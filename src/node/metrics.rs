@@ -180,6 +180,8 @@ mod tests {
             assert_eq!(*t == "counter", name.ends_with("_total"), "{name} {t}");
         }
         for (name, h) in &help {
+            // A transport counter without a doc comment would get an empty HELP.
+            assert!(h.len() > 1, "{name}: HELP {h:?}");
             assert!(!h.contains('`') && !h.ends_with(".."), "{name}: {h:?}");
         }
         let transport = kind

@@ -2,7 +2,9 @@
 //!
 //! - `protogossip` / `protogossip node [OPTIONS]` runs one node (with no
 //!   options: one node on loopback, automanaged on :6330, `/status` on
-//!   127.0.0.1:6331) until Ctrl-C or SIGTERM, then leaves gracefully.
+//!   127.0.0.1:6331) until Ctrl-C or SIGTERM, then leaves gracefully;
+//!   `--state key=value` sets application keys, `/state` shows them.
+//!   Unusable settings exit 2, a node that cannot start exits 1.
 //! - `protogossip demo --nodes 5` runs a small cluster in one process and
 //!   shows it converge, then a crash being detected.
 //! - `protogossip self-check` prints wire bytes without a network.
