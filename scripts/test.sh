@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of protogossip: formatting, lints, the no_std
 # build, the Rust tests (unit, golden-vector replay, simulations, interop),
-# and the Go side (vet, vector regeneration check). `.ci/run` calls exactly
-# this script. Needs Rust (rustup) and Go; nothing else is installed by hand.
+# the Go side (vet, vector regeneration check), that a library user compiles
+# none of the CLI's dependencies, and the package (`cargo publish
+# --dry-run`). `.ci/run` calls exactly this script. Needs Rust (rustup) and
+# Go; the Debian packages below are installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -13,13 +15,17 @@ step() { printf '\n=== %s\n' "$*"; }
 
 # System packages the tests need: protoc (the etcd-client crate compiles
 # etcd's protos with it; our own protos need none) and a real etcd server for
-# the etcd provider's tests; ip, tc and curl for the partition scenario.
-# Installed from Debian when missing.
+# the etcd provider's tests; ip, tc and curl for the partition scenario;
+# promtool (Debian's `prometheus`, without the recommended node exporter) to
+# lint a running node's /metrics; `script` (bsdutils) for a terminal in the
+# log colour test. Installed from Debian when missing.
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v tc >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then
@@ -27,8 +33,9 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+command -v promtool >/dev/null || { echo "promtool missing after installing prometheus" >&2; exit 1; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -42,6 +49,19 @@ scripts/check-module-cycles.sh src/gossip src/remote >/dev/null \
 
 step "clippy (std, all targets and features)"
 cargo clippy --all-targets --all-features -- -D warnings
+
+step "a library user compiles none of the CLI's dependencies"
+# `default-features = false, features = ["std"]` (and with etcd): no clap,
+# toml or tracing-subscriber among the normal dependencies.
+for features in std std,etcd; do
+  cli_deps=$(cargo tree -e normal --no-default-features --features "$features" --prefix none \
+    | grep -E '^(clap|toml|tracing-subscriber) ' | sort -u || true)
+  if [ -n "$cli_deps" ]; then
+    echo "--features $features pulls in the CLI's dependencies:" >&2
+    echo "$cli_deps" >&2
+    exit 1
+  fi
+done
 
 step "clippy (no_std library)"
 cargo clippy --no-default-features --lib -- -D warnings
@@ -87,6 +107,25 @@ if [ -x go-interop/regen-vectors.sh ]; then
   go-interop/regen-vectors.sh --check
 else
   echo "go-interop/regen-vectors.sh missing" >&2
+  exit 1
+fi
+
+step "cargo publish --dry-run (the package builds from what it ships)"
+# Each excluded test target gets a "not included" warning: that is the
+# include list working. Any other warning or an error fails the step.
+dirty=()
+[ -z "$(git status --porcelain 2>/dev/null)" ] || dirty=(--allow-dirty)
+publish_log=$(mktemp)
+if ! cargo publish --dry-run "${dirty[@]}" >"$publish_log" 2>&1; then
+  cat "$publish_log" >&2; rm -f "$publish_log"; exit 1
+fi
+unexpected=$(grep -E '^(warning|error)' "$publish_log" \
+  | grep -Ev '^warning: ignoring (test|bench|example) `[a-z_]+` as `[^`]+` is not included in the published package$' \
+  | grep -Fvx 'warning: aborting upload due to dry run' || true)
+grep -E '^ *Packaged ' "$publish_log" || true
+rm -f "$publish_log"
+if [ -n "$unexpected" ]; then
+  echo "cargo publish --dry-run: $unexpected" >&2
   exit 1
 fi
 

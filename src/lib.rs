@@ -33,6 +33,8 @@
 //! Without the default `std` feature the crate is `no_std` + `alloc`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
+// docs.rs (nightly, `--cfg docsrs`) marks each feature-gated item with its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

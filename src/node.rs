@@ -29,6 +29,7 @@ mod http;
 mod listeners;
 mod metrics;
 mod start;
+mod state_view;
 mod status;
 
 use std::{net::SocketAddr, time::Duration};
@@ -43,6 +44,7 @@ pub use cluster_gossiper::{
 };
 pub use listeners::NodeListeners;
 pub use metrics::NodeMetrics;
+pub use state_view::{StateValueView, StateView};
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 
 use crate::{
@@ -337,6 +339,15 @@ impl NodeHandle {
     /// [`NodeError::Stopped`].
     pub async fn status(&self) -> Result<NodeStatus, NodeError> {
         self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Every key's value per owner (what `/state` serves): values of type
+    /// `google.protobuf.StringValue` decoded, others in hex.
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub async fn state_view(&self) -> Result<StateView, NodeError> {
+        self.ask(|reply| Command::State { reply }).await
     }
 
     /// Stops the node. Graceful: publish `left`, keep gossiping for

@@ -56,6 +56,19 @@ async fn wait_status<F: Fn(&serde_json::Value) -> bool>(
     }
 }
 
+/// `protogossip node <args>` with stdout and stderr discarded.
+fn node_process<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Proc {
+    Proc(
+        Command::new(BIN)
+            .arg("node")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 fn sigterm(child: &Child) {
     let ok = Command::new("kill")
         .arg("-TERM")
@@ -132,26 +145,20 @@ async fn a_killed_node_process_is_blocked_by_the_others() {
         .iter()
         .zip(&https)
         .map(|(port, http)| {
-            Proc(
-                Command::new(BIN)
-                    .args(["node", "--cluster", "killtest", "--http", http])
-                    .args([
-                        "--automanaged-port",
-                        &port.to_string(),
-                        "--automanaged-hosts",
-                        &hosts,
-                    ])
-                    .args([
-                        "--automanaged-refresh-ms",
-                        "300",
-                        "--heartbeat-expiration-ms",
-                        "3000",
-                    ])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            )
+            node_process(&[
+                "--cluster",
+                "killtest",
+                "--http",
+                http,
+                "--automanaged-port",
+                &port.to_string(),
+                "--automanaged-hosts",
+                &hosts,
+                "--automanaged-refresh-ms",
+                "300",
+                "--heartbeat-expiration-ms",
+                "3000",
+            ])
         })
         .collect();
     let mut ids = Vec::new();
@@ -202,12 +209,67 @@ fn bad_settings_exit_with_what_to_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
+    // A setting the node's own check refuses is a setting too: exit 2, not 1.
     let out = Command::new(BIN)
         .args(["node", "--http", "off", "--automanaged-hosts", "nohost"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("\"nohost\" is not host:port"));
+}
+
+/// Every class of unusable setting exits 2 with a message naming it, before
+/// anything is bound: clap's parse errors, values the CLI parses (addresses,
+/// profile, seeds, `--state`, the config file) and the node's own checks
+/// (`NodeConfig::validate`: host, gossip timings, provider settings).
+#[test]
+fn every_class_of_bad_setting_exits_2() {
+    let dir = std::env::temp_dir().join(format!("pg-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let typo = dir.join("typo.toml");
+    std::fs::write(&typo, "clustr = \"x\"\n").unwrap();
+    let typo = typo.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        // clap
+        (&["--port", "notaport"], "invalid value"),
+        (&["--no-such-flag"], "unexpected argument"),
+        // values the CLI parses
+        (&["--http", "localhost"], "not ip:port"),
+        (&["--profile", "go-2030"], "go-2024-03"),
+        (
+            &["--provider", "static", "--seeds", "nohost"],
+            "id@host:port",
+        ),
+        (&["--state", "novalue"], "not key=value"),
+        (&["--state", "heartbeat=1"], "protocol writes that key"),
+        (&["--config", typo], "clustr"),
+        (
+            &["--config", "/nonexistent/node.toml"],
+            "cannot read config file",
+        ),
+        // the node's own checks
+        (&["--host", "localhost:80"], "localhost:80"),
+        (&["--host", ""], "not a host name or IP"),
+        (&["--cluster", ""], "cluster name must not be empty"),
+        (&["--gossip-interval-ms", "0"], "gossip"),
+        (&["--automanaged-hosts", "nohost"], "nohost"),
+    ];
+    for (args, says) in cases {
+        let out = Command::new(BIN)
+            .arg("node")
+            .args(*args)
+            .args(
+                ["--http", "off"]
+                    .iter()
+                    .filter(|_| !args.contains(&"--http")),
+            )
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: expected {says:?} in {err}");
+    }
 }
 
 /// Runs the binary to its exit (killing it after `deadline`) and returns its
@@ -275,4 +337,197 @@ fn a_port_in_use_is_named_and_exits_1() {
         );
     }
     drop(taken);
+}
+
+/// The node's `/metrics`, as a running `protogossip node` serves it, passes
+/// `promtool check metrics` without a single complaint (errors or lint
+/// warnings), with the Prometheus text content type. promtool comes from
+/// Debian's `prometheus` package, which scripts/test.sh installs; without it
+/// this test fails rather than skip.
+#[tokio::test]
+async fn metrics_of_a_running_node_pass_promtool() {
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let version = Command::new(&promtool).arg("--version").output();
+    assert!(
+        version.as_ref().is_ok_and(|o| o.status.success()),
+        "`{promtool} --version` failed ({version:?}): install Debian's `prometheus` package (scripts/test.sh does) or set PROMTOOL"
+    );
+    let (health, http) = (free_port(), format!("127.0.0.1:{}", free_port()));
+    let _node = node_process(&[
+        "--http",
+        &http,
+        "--automanaged-port",
+        &health.to_string(),
+        "--gossip-interval-ms",
+        "50",
+    ]);
+    wait_status(
+        &http,
+        "a one-member cluster",
+        Duration::from_secs(20),
+        |s| s["topology"]["consensus"]["reached"] == true,
+    )
+    .await;
+    let r = http::get(&http, "/metrics").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    for series in [
+        "protogossip_gossip_rounds_total",
+        "protogossip_gossip_sent_bytes_total",
+        "protogossip_members{status=\"Self\"} 1",
+        "protogossip_remote_inbound_handshakes_total",
+        "# HELP protogossip_remote_outbound_bytes_total ",
+    ] {
+        assert!(r.body.contains(series), "no {series:?} in\n{}", r.body);
+    }
+    let mut check = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), r.body.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics: {:?}\n{report}\n--- /metrics:\n{}",
+        out.status,
+        r.body
+    );
+}
+
+/// `--state key=value` keys are gossiped as `google.protobuf.StringValue`
+/// and `GET /state` shows every owner's value, decoded: two node processes
+/// each see the other's key.
+#[tokio::test]
+async fn state_keys_from_the_command_line_reach_the_other_node() {
+    let health = [free_port(), free_port()];
+    let hosts = health.map(|p| format!("127.0.0.1:{p}")).join(",");
+    let https = [0, 1].map(|_| format!("127.0.0.1:{}", free_port()));
+    let _nodes: Vec<Proc> = (0..2)
+        .map(|i| {
+            node_process(&[
+                "--cluster",
+                "statetest",
+                "--http",
+                &https[i],
+                "--automanaged-port",
+                &health[i].to_string(),
+                "--automanaged-hosts",
+                &hosts,
+                "--automanaged-refresh-ms",
+                "300",
+                "--state",
+                &format!("role=node {i}"),
+                "--state",
+                "zone=",
+            ])
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for http in &https {
+        let s = wait_status(http, "2 members", Duration::from_secs(30), |s| {
+            s["topology"]["members"]
+                .as_array()
+                .is_some_and(|m| m.len() == 2)
+        })
+        .await;
+        ids.push(s["id"].as_str().unwrap().to_owned());
+    }
+    for http in &https {
+        let start = Instant::now();
+        let state = loop {
+            let r = http::get(http, "/state").await.unwrap();
+            assert_eq!(r.status, 200, "{}", r.body);
+            let state: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            if state["role"].as_object().is_some_and(|o| o.len() == 2) {
+                break state;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{http}: both role keys not within 20 s: {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        for (i, id) in ids.iter().enumerate() {
+            let v = &state["role"][id];
+            assert_eq!(v["type"], "google.protobuf.StringValue", "{state}");
+            assert_eq!(v["value"], format!("node {i}"), "{state}");
+            assert!(v["seq"].as_i64().is_some_and(|s| s > 0), "{state}");
+        }
+        assert_eq!(state["zone"][&ids[0]]["value"], "", "{state}");
+        // Protocol keys are listed too, their values in hex.
+        assert!(
+            state["topology"][&ids[0]]["value_hex"].is_string(),
+            "{state}"
+        );
+    }
+}
+
+/// Runs `protogossip node` for `secs` seconds under `sh -c` (a loopback
+/// node that logs a few info lines and stops on SIGTERM) with `env`, through
+/// `wrap` (e.g. `script` for a terminal), and returns what it wrote.
+fn short_node_output(wrap: &[&str], env: &[(&str, &str)], stderr_file: bool) -> Vec<u8> {
+    let node = format!(
+        "timeout -s TERM 2 {BIN} node --http off --automanaged-port 0 --automanaged-hosts 127.0.0.1:9"
+    );
+    let mut cmd = Command::new(wrap.first().copied().unwrap_or("sh"));
+    cmd.args(wrap.iter().skip(1)).args(if wrap.is_empty() {
+        vec!["-c", &node]
+    } else {
+        vec![&node[..], "/dev/null"]
+    });
+    cmd.env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+    let path = std::env::temp_dir().join(format!("pg-cli-log-{}.txt", std::process::id()));
+    if stderr_file {
+        cmd.stderr(std::fs::File::create(&path).unwrap());
+    } else {
+        cmd.stderr(Stdio::null());
+    }
+    let out = cmd.output().unwrap();
+    if stderr_file {
+        let log = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        log
+    } else {
+        out.stdout
+    }
+}
+
+/// Logs carry ANSI colour only on a terminal and never with `NO_COLOR` set
+/// to a non-empty value (no-color.org). The terminal is `script`'s pty
+/// (util-linux); there, without `NO_COLOR`, colour must appear, so the
+/// check cannot pass by never colouring.
+#[test]
+fn log_colour_only_on_a_terminal_and_never_with_no_color() {
+    const ESC: u8 = 0x1b;
+    let started = |out: &[u8]| String::from_utf8_lossy(out).contains("remote started");
+    let to_file = short_node_output(&[], &[], true);
+    assert!(started(&to_file), "{}", String::from_utf8_lossy(&to_file));
+    assert!(!to_file.contains(&ESC), "ESC in a log file");
+
+    let pty = ["script", "-qec"];
+    let tty = short_node_output(&pty, &[], false);
+    assert!(started(&tty), "{}", String::from_utf8_lossy(&tty));
+    assert!(tty.contains(&ESC), "no colour on a terminal");
+    let empty = short_node_output(&pty, &[("NO_COLOR", "")], false);
+    assert!(
+        empty.contains(&ESC),
+        "an empty NO_COLOR must not turn colour off"
+    );
+    let no_color = short_node_output(&pty, &[("NO_COLOR", "1")], false);
+    assert!(started(&no_color), "{}", String::from_utf8_lossy(&no_color));
+    assert!(!no_color.contains(&ESC), "colour despite NO_COLOR=1");
 }

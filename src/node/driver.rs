@@ -23,7 +23,10 @@ use tokio::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::{NodeMetrics, NodeStatus, TopologyView};
+use super::{
+    NodeMetrics, NodeStatus, TopologyView,
+    state_view::{StateView, state_view},
+};
 use crate::{
     gossip::{
         ClusterEvent, GossipCore, GossipOutcome, OutboundGossip, RequestToken, TimedEvent,
@@ -68,6 +71,10 @@ pub(super) enum Command {
     },
     Status {
         reply: oneshot::Sender<NodeStatus>,
+    },
+    /// Every key's value per owner (`/state`).
+    State {
+        reply: oneshot::Sender<StateView>,
     },
     Shutdown {
         graceful: bool,
@@ -222,6 +229,9 @@ impl Driver {
                     &self.cluster,
                     now(),
                 ));
+            }
+            Command::State { reply } => {
+                let _ = reply.send(state_view(&self.core));
             }
             Command::Shutdown { reply, .. } => {
                 // Only reached while a shutdown is already under way.

@@ -1,36 +1,42 @@
-//! Node counters and the Prometheus text exposition served on `/metrics`.
+//! Node counters and the Prometheus exposition served on `/metrics`.
 //!
-//! Counters are plain atomics bumped by the driver; gauges (members by
+//! Counters live in the node (the driver bumps them); gauges (members by
 //! status, blocked, consensus) are read from a status snapshot at scrape
-//! time, and the transport's own counters are appended with a
-//! `protogossip_remote_` prefix. The text format is Prometheus' 0.0.4, written
-//! by hand: it is a few lines, and a metrics crate would add a registry we
-//! do not need.
+//! time, and the transport's counters from a [`RemoteMetricsSnapshot`], as
+//! `protogossip_remote_<name>_total` with the counter's doc comment as HELP
+//! (a counter added to `RemoteMetrics` shows up here with nothing else to
+//! write). `prometheus-client` writes the text (format 0.0.4, which
+//! `promtool check metrics` lints): HELP and TYPE on every series, `_total`
+//! on every counter, units last (`…_sent_bytes_total`). Each scrape builds a
+//! small registry of its own, so the snapshot values need no shared state.
 
-use std::{
-    fmt::Write,
-    sync::atomic::{AtomicU64, Ordering},
+use prometheus_client::{
+    encoding::prometheus_text,
+    metrics::{
+        counter::{ConstCounter, Counter},
+        family::Family,
+        gauge::{ConstGauge, Gauge},
+    },
+    registry::Registry,
 };
 
 use super::status::NodeStatus;
 use crate::remote::RemoteMetricsSnapshot;
 
+/// The `Content-Type` of [`NodeMetrics::render`]'s text.
+pub(crate) const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
+
 macro_rules! counters {
-    ($( $(#[$doc:meta])* $name:ident = $help:literal, )*) => {
-        /// The node's counters.
+    ($( $(#[$doc:meta])* $field:ident => $name:literal, $help:literal, )*) => {
+        /// The node's counters (exported as `protogossip_<name>_total`).
         #[derive(Debug, Default)]
         pub struct NodeMetrics {
-            $( $(#[$doc])* pub $name: AtomicU64, )*
+            $( $(#[$doc])* pub(crate) $field: Counter, )*
         }
 
         impl NodeMetrics {
-            fn write_counters(&self, out: &mut String) {
-                $(
-                    let name = concat!("protogossip_", stringify!($name), "_total");
-                    let _ = writeln!(out, "# HELP {name} {}", $help);
-                    let _ = writeln!(out, "# TYPE {name} counter");
-                    let _ = writeln!(out, "{name} {}", self.$name.load(Ordering::Relaxed));
-                )*
+            fn register_counters(&self, registry: &mut Registry) {
+                $( registry.register($name, $help, self.$field.clone()); )*
             }
         }
     };
@@ -38,89 +44,162 @@ macro_rules! counters {
 
 counters! {
     /// Gossip ticks run.
-    gossip_rounds = "Gossip ticks run.",
+    gossip_rounds => "gossip_rounds", "Gossip ticks run",
     /// Gossip requests we sent.
-    gossip_requests_sent = "Gossip requests sent to peers.",
+    gossip_requests_sent => "gossip_requests_sent", "Gossip requests sent to peers",
     /// Answers to our gossip requests.
-    gossip_responses_received = "Answers received to our gossip requests.",
+    gossip_responses_received => "gossip_responses_received",
+        "Answers received to our gossip requests",
     /// Our gossip requests that failed (timeout, dead letter, transport).
-    gossip_requests_failed = "Gossip requests that failed (timeout, dead letter, transport error).",
+    gossip_requests_failed => "gossip_requests_failed",
+        "Gossip requests that failed (timeout, dead letter, transport error)",
     /// Gossip requests peers sent us.
-    gossip_requests_received = "Gossip requests received from peers.",
+    gossip_requests_received => "gossip_requests_received", "Gossip requests received from peers",
     /// Encoded bytes of gossip requests we sent.
-    gossip_bytes_sent = "Encoded bytes of gossip requests sent.",
+    gossip_bytes_sent => "gossip_sent_bytes", "Encoded bytes of gossip requests sent",
     /// Encoded bytes of gossip state we received.
-    gossip_bytes_received = "Encoded bytes of gossip requests and responses received.",
+    gossip_bytes_received => "gossip_received_bytes",
+        "Encoded bytes of gossip requests and responses received",
     /// Entries merged into our state from peers.
-    merge_updates = "Remote gossip entries merged into our state.",
+    merge_updates => "merge_updates", "Remote gossip entries merged into our state",
     /// Provider snapshots applied.
-    provider_snapshots = "Member snapshots received from the provider.",
+    provider_snapshots => "provider_snapshots", "Member snapshots received from the provider",
+}
+
+/// Member statuses in `/status` spelling, one `protogossip_members` series each.
+const STATUSES: [&str; 7] = [
+    "Self", "Joining", "Up", "Suspect", "Leaving", "Blocked", "Removed",
+];
+
+/// A count as a gauge value (saturating; counts never come near).
+fn gauge(n: usize) -> ConstGauge {
+    ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 impl NodeMetrics {
     /// Adds one to a counter.
-    pub fn inc(counter: &AtomicU64) {
-        Self::add(counter, 1);
+    pub(crate) fn inc(counter: &Counter) {
+        counter.inc();
     }
 
     /// Adds `n` to a counter.
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn add(counter: &Counter, n: u64) {
+        counter.inc_by(n);
     }
 
-    /// The Prometheus text for these counters, the status gauges and the
-    /// transport's counters.
-    pub fn render(&self, status: &NodeStatus, remote: &RemoteMetricsSnapshot) -> String {
-        let mut out = String::with_capacity(4096);
-        self.write_counters(&mut out);
-        let gauge = |out: &mut String, name: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} gauge");
-        };
-        gauge(&mut out, "protogossip_members", "Members by status.");
+    /// Every series: these counters, the status gauges and the transport's
+    /// counters, in the Prometheus text format ([`CONTENT_TYPE`]).
+    ///
+    /// # Errors
+    /// Only if formatting into a `String` fails (it does not).
+    pub(crate) fn render(
+        &self,
+        status: &NodeStatus,
+        remote: &RemoteMetricsSnapshot,
+    ) -> Result<String, std::fmt::Error> {
+        let mut registry = Registry::with_prefix("protogossip");
+        self.register_counters(&mut registry);
+
+        let members = Family::<[(&'static str, &'static str); 1], Gauge>::default();
         let counts = status.count_by_status();
-        for s in [
-            "Self", "Joining", "Up", "Suspect", "Leaving", "Blocked", "Removed",
-        ] {
-            let _ = writeln!(
-                out,
-                "protogossip_members{{status=\"{s}\"}} {}",
-                counts.get(s).copied().unwrap_or(0)
-            );
+        for s in STATUSES {
+            let n = counts.get(s).copied().unwrap_or(0);
+            members
+                .get_or_create(&[("status", s)])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        gauge(&mut out, "protogossip_blocked", "Ids on the block list.");
-        let _ = writeln!(out, "protogossip_blocked {}", status.topology.blocked.len());
-        gauge(
-            &mut out,
-            "protogossip_topology_consensus",
-            "1 when every active member gossips our topology hash.",
+        registry.register("members", "Members by status", members);
+        registry.register(
+            "blocked",
+            "Ids on the block list",
+            gauge(status.topology.blocked.len()),
         );
-        let _ = writeln!(
-            out,
-            "protogossip_topology_consensus {}",
-            u8::from(status.topology.consensus.reached)
+        registry.register(
+            "topology_consensus",
+            "1 when every active member gossips our topology hash",
+            ConstGauge::new(i64::from(status.topology.consensus.reached)),
         );
-        gauge(
-            &mut out,
-            "protogossip_gossip_owners",
-            "Owners in our gossip state.",
+        registry.register(
+            "gossip_owners",
+            "Owners in our gossip state",
+            gauge(status.gossip_owners),
         );
-        let _ = writeln!(out, "protogossip_gossip_owners {}", status.gossip_owners);
-        gauge(
-            &mut out,
-            "protogossip_sequence_number",
-            "Our last gossip sequence number.",
+        registry.register(
+            "sequence_number",
+            "Our last gossip sequence number",
+            ConstGauge::new(status.sequence_number),
         );
-        let _ = writeln!(
-            out,
-            "protogossip_sequence_number {}",
-            status.sequence_number
-        );
-        for (field, value) in remote.fields() {
-            let name = format!("protogossip_remote_{field}_total");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {value}");
+
+        let transport = registry.sub_registry_with_prefix("remote");
+        for (name, help, value) in remote.described() {
+            let help = help.trim().trim_end_matches('.').replace('`', "");
+            transport.register(name, help, ConstCounter::new(value));
         }
-        out
+
+        let mut out = String::with_capacity(8192);
+        prometheus_text::encode(&mut out, &registry)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::gossip::{GossipConfig, GossipCore, UnixMillis};
+
+    #[test]
+    fn every_series_has_help_and_type_and_every_counter_ends_in_total() {
+        let core = GossipCore::new("me", GossipConfig::default()).unwrap();
+        let status = NodeStatus::of(&core, "127.0.0.1:1", "c", UnixMillis(0));
+        let metrics = NodeMetrics::default();
+        NodeMetrics::add(&metrics.gossip_bytes_sent, 42);
+        let remote = RemoteMetricsSnapshot {
+            outbound_bytes: 7,
+            ..Default::default()
+        };
+        let text = metrics.render(&status, &remote).unwrap();
+
+        let (mut help, mut kind) = (BTreeMap::new(), BTreeMap::new());
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, h) = rest.split_once(' ').unwrap();
+                help.insert(name, h);
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, t) = rest.split_once(' ').unwrap();
+                kind.insert(name, t);
+            } else {
+                samples.push(line.split(['{', ' ']).next().unwrap());
+            }
+        }
+        for name in &samples {
+            assert!(help.contains_key(name), "{name}: no HELP\n{text}");
+            let t = kind.get(name).unwrap_or_else(|| panic!("{name}: no TYPE"));
+            assert_eq!(*t == "counter", name.ends_with("_total"), "{name} {t}");
+        }
+        for (name, h) in &help {
+            // A transport counter without a doc comment would get an empty HELP.
+            assert!(h.len() > 1, "{name}: HELP {h:?}");
+            assert!(!h.contains('`') && !h.ends_with(".."), "{name}: {h:?}");
+        }
+        let transport = kind
+            .keys()
+            .filter(|n| n.starts_with("protogossip_remote_"))
+            .count();
+        assert_eq!(transport, remote.fields().len());
+        assert!(
+            text.contains("\nprotogossip_gossip_sent_bytes_total 42\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nprotogossip_remote_outbound_bytes_total 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nprotogossip_members{status=\"Self\"} "),
+            "{text}"
+        );
     }
 }

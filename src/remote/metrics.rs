@@ -6,24 +6,32 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+// Each counter's doc comment is also its HELP text on `/metrics`, so a new
+// counter is its doc line and its name, nothing else.
 macro_rules! metrics {
-    ($( $(#[$doc:meta])* $name:ident, )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident, )*) => {
         /// Live counters, shared by every task of one [`crate::remote::Remote`].
         #[derive(Debug, Default)]
         pub struct RemoteMetrics {
-            $( $(#[$doc])* pub $name: AtomicU64, )*
+            $( $(#[doc = $doc])* pub $name: AtomicU64, )*
         }
 
         /// A point-in-time copy of [`RemoteMetrics`].
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct RemoteMetricsSnapshot {
-            $( $(#[$doc])* pub $name: u64, )*
+            $( $(#[doc = $doc])* pub $name: u64, )*
         }
 
         impl RemoteMetricsSnapshot {
             /// Every counter with its name, in declaration order (for exporters).
             pub fn fields(&self) -> Vec<(&'static str, u64)> {
                 vec![$( (stringify!($name), self.$name), )*]
+            }
+
+            /// Every counter with its name and its description (the doc
+            /// comment, untrimmed), in declaration order (for exporters).
+            pub fn described(&self) -> Vec<(&'static str, &'static str, u64)> {
+                vec![$( (stringify!($name), concat!($($doc),*), self.$name), )*]
             }
         }
 

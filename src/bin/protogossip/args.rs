@@ -8,7 +8,10 @@ use clap::{Args, ValueEnum};
 use protogossip::{
     node::NodeConfig,
     provider::{ProviderConfig, automanaged::AutomanagedConfig, static_list::StaticConfig},
-    wire::{WireProfile, proto::cluster::Member},
+    wire::{
+        HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03, LEFT_KEY, TOPOLOGY_KEY, WireProfile,
+        proto::cluster::Member,
+    },
 };
 use serde::Deserialize;
 
@@ -75,6 +78,20 @@ pub struct NodeArgs {
     /// Heartbeat expiration, ms [default: 20000, as Go].
     #[arg(long, env = "PROTOGOSSIP_HEARTBEAT_EXPIRATION_MS")]
     pub heartbeat_expiration_ms: Option<u64>,
+    /// An application key to set at start, `key=value` (repeatable; the
+    /// variable holds one pair), gossiped as a `google.protobuf.StringValue`.
+    #[arg(long, env = "PROTOGOSSIP_STATE", value_name = "KEY=VALUE")]
+    pub state: Option<Vec<String>>,
+}
+
+/// What `protogossip node` runs: the node's configuration and the
+/// application keys to set once it has started.
+#[derive(Debug, Clone)]
+pub struct NodeSettings {
+    /// The node, checked with [`NodeConfig::validate`].
+    pub config: NodeConfig,
+    /// `(key, value)` pairs, in the order given.
+    pub state: Vec<(String, String)>,
 }
 
 /// A setting that cannot be used; the message says what to fix.
@@ -103,11 +120,14 @@ impl NodeArgs {
             heartbeat_expiration_ms: self
                 .heartbeat_expiration_ms
                 .or(file.heartbeat_expiration_ms),
+            state: self.state.or(file.state),
         }
     }
 
-    /// Reads the config file (if any) and builds the node's configuration.
-    pub fn into_config(self) -> Result<NodeConfig, ArgsError> {
+    /// Reads the config file (if any) and builds the node's settings; every
+    /// setting is checked, so a node that fails to start after this could
+    /// not bind or reach something (exit 1), never a bad setting (exit 2).
+    pub fn into_settings(self) -> Result<NodeSettings, ArgsError> {
         let merged = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -122,7 +142,13 @@ impl NodeArgs {
         merged.build()
     }
 
-    fn build(self) -> Result<NodeConfig, ArgsError> {
+    fn build(self) -> Result<NodeSettings, ArgsError> {
+        let state = self
+            .state
+            .iter()
+            .flatten()
+            .map(|s| parse_state(s))
+            .collect::<Result<_, _>>()?;
         let mut config = NodeConfig::default();
         if let Some(c) = self.cluster {
             config.cluster_name = c;
@@ -197,8 +223,24 @@ impl NodeArgs {
                     .collect::<Result<_, _>>()?,
             }),
         };
-        Ok(config)
+        config.validate().map_err(|e| ArgsError(e.to_string()))?;
+        Ok(NodeSettings { config, state })
     }
+}
+
+/// Parses `key=value` (the value may be empty or hold `=`); the keys the
+/// protocol itself writes are refused.
+fn parse_state(pair: &str) -> Result<(String, String), ArgsError> {
+    let (key, value) = pair
+        .split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| ArgsError(format!("--state {pair:?} is not key=value")))?;
+    if [TOPOLOGY_KEY, HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03, LEFT_KEY].contains(&key) {
+        return Err(ArgsError(format!(
+            "--state {key:?}: the cluster protocol writes that key itself; choose another"
+        )));
+    }
+    Ok((key.to_owned(), value.to_owned()))
 }
 
 /// Parses `id@host:port`.
@@ -224,7 +266,7 @@ mod tests {
 
     #[test]
     fn defaults_are_one_automanaged_node_on_loopback() {
-        let c = NodeArgs::default().into_config().unwrap();
+        let c = NodeArgs::default().into_settings().unwrap().config;
         assert_eq!(c.host, "127.0.0.1");
         assert_eq!(c.http, Some("127.0.0.1:6331".parse().unwrap()));
         match c.provider {
@@ -251,7 +293,7 @@ mod tests {
             cluster: Some("from-flag".into()),
             ..Default::default()
         };
-        let c = args.into_config().unwrap();
+        let c = args.into_settings().unwrap().config;
         assert_eq!(c.cluster_name, "from-flag");
         assert_eq!(c.port, 9100);
         assert_eq!(c.gossip.wire_profile, WireProfile::Go2024_03);
@@ -264,14 +306,14 @@ mod tests {
             http: Some("6331".into()),
             ..Default::default()
         }
-        .into_config()
+        .into_settings()
         .unwrap_err();
         assert!(e.0.contains("not ip:port"), "{e}");
         let e = NodeArgs {
             profile: Some("go-2030".into()),
             ..Default::default()
         }
-        .into_config()
+        .into_settings()
         .unwrap_err();
         assert!(e.0.contains("go-2024-03"), "{e}");
         let e = NodeArgs {
@@ -279,7 +321,7 @@ mod tests {
             seeds: Some(vec!["nohost".into()]),
             ..Default::default()
         }
-        .into_config()
+        .into_settings()
         .unwrap_err();
         assert!(e.0.contains("id@host:port"), "{e}");
         let dir = std::env::temp_dir().join(format!("pg-args-bad-{}", std::process::id()));
@@ -290,9 +332,53 @@ mod tests {
             config: Some(file),
             ..Default::default()
         }
-        .into_config()
+        .into_settings()
         .unwrap_err();
         assert!(e.0.contains("clustr"), "{e}");
+    }
+
+    #[test]
+    fn state_pairs_come_from_the_config_file_too() {
+        let dir = std::env::temp_dir().join(format!("pg-args-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("node.toml");
+        std::fs::write(&file, "state = [\"role=api\", \"zone=eu\"]\n").unwrap();
+        let args = NodeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
+        let pairs: Vec<(String, String)> = args.into_settings().unwrap().state;
+        assert_eq!(
+            pairs,
+            [("role".into(), "api".into()), ("zone".into(), "eu".into())]
+        );
+    }
+
+    #[test]
+    fn state_pairs_parse_and_protocol_keys_are_refused() {
+        let args = NodeArgs {
+            state: Some(vec!["role=api".into(), "expr=a=b".into(), "empty=".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            args.into_settings().unwrap().state,
+            [("role", "api"), ("expr", "a=b"), ("empty", "")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        for (pair, says) in [
+            ("novalue", "not key=value"),
+            ("=v", "not key=value"),
+            ("heartbeat=1", "protocol writes"),
+            ("left=x", "protocol writes"),
+        ] {
+            let e = NodeArgs {
+                state: Some(vec![pair.into()]),
+                ..Default::default()
+            }
+            .into_settings()
+            .unwrap_err();
+            assert!(e.0.contains(says), "{pair}: {e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //!
 //! - `protogossip` / `protogossip node [OPTIONS]` runs one node (with no
 //!   options: one node on loopback, automanaged on :6330, `/status` on
-//!   127.0.0.1:6331) until Ctrl-C or SIGTERM, then leaves gracefully.
+//!   127.0.0.1:6331) until Ctrl-C or SIGTERM, then leaves gracefully;
+//!   `--state key=value` sets application keys, `/state` shows them.
+//!   Unusable settings exit 2, a node that cannot start exits 1.
 //! - `protogossip demo --nodes 5` runs a small cluster in one process and
 //!   shows it converge, then a crash being detected.
 //! - `protogossip self-check` prints wire bytes without a network.
@@ -11,10 +13,13 @@ mod args;
 mod demo;
 mod self_check;
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use protogossip::node::NodeHandle;
+use protogossip::{
+    node::{NodeError, NodeHandle},
+    provider::ProviderError,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -40,12 +45,23 @@ enum Command {
     SelfCheck,
 }
 
+/// Logs to stderr, coloured only on a terminal and never when `NO_COLOR`
+/// has a value (no-color.org), so a log file or journal gets plain text.
 fn init_logging(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .try_init();
+}
+
+/// Whether to colour: on a terminal, unless `NO_COLOR` is set and not empty.
+fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 async fn shutdown_signal() {
@@ -70,15 +86,21 @@ async fn shutdown_signal() {
     }
 }
 
+/// Exit status for an unusable setting (clap's own, for a bad flag).
+const EXIT_SETTING: u8 = 2;
+/// Exit status for a node that could not start or stop cleanly.
+const EXIT_FAILURE: u8 = 1;
+
 async fn run_node(args: args::NodeArgs) -> ExitCode {
     init_logging("info,protogossip=info");
-    let config = match args.into_config() {
-        Ok(c) => c,
+    let settings = match args.into_settings() {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_SETTING);
         }
     };
+    let config = settings.config;
     let node = match NodeHandle::start(config.clone()).await {
         Ok(n) => n,
         Err(e) => {
@@ -86,9 +108,25 @@ async fn run_node(args: args::NodeArgs) -> ExitCode {
             eprintln!(
                 "hint: `protogossip node --help` lists every option; ports must be free (see docs/operations.md)"
             );
-            return ExitCode::from(1);
+            let setting = matches!(
+                e,
+                NodeError::Config(_)
+                    | NodeError::Gossip(_)
+                    | NodeError::Provider(ProviderError::Config(_))
+            );
+            return ExitCode::from(if setting { EXIT_SETTING } else { EXIT_FAILURE });
         }
     };
+    for (key, value) in settings.state {
+        match node.set_state_message(&key, &value).await {
+            Ok(seq) => tracing::info!(%key, %value, seq, "application key set"),
+            Err(e) => {
+                eprintln!("error: cannot set {key:?}: {e}");
+                let _ = node.shutdown(false).await;
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
+    }
     println!(
         "protogossip node {} at {} in cluster {:?} ({}); status: {}",
         node.id(),
@@ -104,7 +142,7 @@ async fn run_node(args: args::NodeArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(1)
+            ExitCode::from(EXIT_FAILURE)
         }
     }
 }
@@ -118,7 +156,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the tokio runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(EXIT_FAILURE);
         }
     };
     match cli.command {
@@ -132,5 +170,24 @@ fn main() -> ExitCode {
             self_check::run();
             ExitCode::SUCCESS
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "empty NO_COLOR: ignored"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new(""))));
     }
 }
