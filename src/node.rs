@@ -28,6 +28,7 @@ mod driver;
 mod http;
 mod listeners;
 mod metrics;
+mod seeds;
 mod start;
 mod status;
 
