@@ -303,7 +303,7 @@ impl Driver {
                 tracing::info!(%check, ?value, "consensus reached")
             }
             ClusterEvent::ConsensusLost { check, .. } => tracing::info!(%check, "consensus lost"),
-            other => tracing::debug!(event = ?other, "cluster event"),
+            other => tracing::debug!(event = %other, "cluster event"),
         }
     }
 

@@ -91,7 +91,7 @@ pub(super) async fn start(
     let metrics = Arc::new(NodeMetrics::default());
     let mut handle = NodeHandle {
         commands: cmd_tx.clone(),
-        events: events.clone(),
+        events: events.downgrade(),
         topology: topology_rx,
         id,
         address: address.clone(),

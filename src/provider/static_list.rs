@@ -209,17 +209,15 @@ impl Roster {
                     let address_free = self.id_at(&m.host, m.port).is_none();
                     match self.members.get_mut(&m.id) {
                         // A handshake gave no kinds; a topology does.
-                        Some(known) => {
-                            if known.kinds.is_empty() && !m.kinds.is_empty() {
-                                known.kinds = m.kinds;
-                                changed = true;
-                            }
+                        Some(known) if known.kinds.is_empty() && !m.kinds.is_empty() => {
+                            known.kinds = m.kinds;
+                            changed = true;
                         }
                         None if address_free => {
                             self.members.insert(m.id.clone(), m);
                             changed = true;
                         }
-                        None => {}
+                        Some(_) | None => {}
                     }
                 }
                 changed
