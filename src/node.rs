@@ -302,10 +302,7 @@ impl NodeHandle {
     ///
     /// # Errors
     /// [`NodeError::Stopped`].
-    pub async fn get_state(
-        &self,
-        key: &str,
-    ) -> Result<BTreeMap<String, (i64, Any)>, NodeError> {
+    pub async fn get_state(&self, key: &str) -> Result<BTreeMap<String, (i64, Any)>, NodeError> {
         let key = key.to_owned();
         self.ask(|reply| Command::GetState { key, reply }).await
     }
@@ -317,10 +314,19 @@ impl NodeHandle {
     /// [`DecodeError`] as the value, so a mistake shows instead of a member
     /// silently missing; `.filter_map` the `Ok`s when only those matter.
     ///
-    /// ```no_run
-    /// # async fn run(node: protogossip::node::NodeHandle) -> Result<(), protogossip::node::NodeError> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), protogossip::node::NodeError> {
     /// use prost_types::Duration; // any prost message with a type name
+    /// use protogossip::node::{NodeConfig, NodeHandle};
+    /// use protogossip::provider::{ProviderConfig, static_list::StaticConfig};
     ///
+    /// let node = NodeHandle::start(NodeConfig {
+    ///     provider: ProviderConfig::Static(StaticConfig::default()),
+    ///     http: None,
+    ///     ..Default::default()
+    /// })
+    /// .await?;
     /// node.set_state_message("timeout", &Duration { seconds: 5, nanos: 0 }).await?;
     /// for (owner, (sequence, value)) in node.get_state_message::<Duration>("timeout").await? {
     ///     match value {
@@ -328,7 +334,10 @@ impl NodeHandle {
     ///         Err(e) => println!("{owner} #{sequence}: not a Duration: {e}"),
     ///     }
     /// }
-    /// # Ok(()) }
+    /// let ours = &node.get_state_message::<Duration>("timeout").await?[node.id()];
+    /// assert_eq!(ours.1.as_ref().unwrap().seconds, 5);
+    /// node.shutdown(false).await
+    /// # }
     /// ```
     ///
     /// # Errors
@@ -418,14 +427,31 @@ impl NodeHandle {
     /// state from it. `Joining` (listed, nothing heard yet) and `Suspect`
     /// (heartbeat silent) members do not count. `n` ≤ 1 returns at once.
     ///
-    /// ```no_run
-    /// # async fn run(node: protogossip::node::NodeHandle) -> Result<(), protogossip::node::NodeError> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), protogossip::node::NodeError> {
     /// use std::time::Duration;
+    /// use protogossip::node::{NodeConfig, NodeError, NodeHandle};
+    /// use protogossip::provider::{ProviderConfig, static_list::StaticConfig};
     ///
-    /// let members = node.wait_for_members(2, Duration::from_secs(30)).await?;
-    /// let hash = node.wait_for_topology_consensus(Duration::from_secs(30)).await?;
+    /// let static_seeds = |seeds: &[&str]| NodeConfig {
+    ///     provider: ProviderConfig::Static(StaticConfig::seeds(seeds.iter().copied())),
+    ///     http: None,
+    ///     ..Default::default()
+    /// };
+    /// let a = NodeHandle::start(static_seeds(&[])).await?;
+    /// // Alone, `a` has consensus at once, but has joined nobody.
+    /// a.wait_for_topology_consensus(Duration::from_secs(5)).await?;
+    /// let early = a.wait_for_members(2, Duration::from_millis(100)).await;
+    /// assert!(matches!(early, Err(NodeError::Timeout(_))));
+    ///
+    /// let b = NodeHandle::start(static_seeds(&[a.address()])).await?;
+    /// let members = b.wait_for_members(2, Duration::from_secs(30)).await?;
+    /// let hash = b.wait_for_topology_consensus(Duration::from_secs(30)).await?;
     /// println!("joined {members:?}, topology {hash}");
-    /// # Ok(()) }
+    /// b.shutdown(true).await?;
+    /// a.shutdown(true).await
+    /// # }
     /// ```
     ///
     /// # Errors

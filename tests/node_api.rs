@@ -80,17 +80,27 @@ async fn readiness_typed_state_and_filtered_events() {
 
     // Typed state: B writes a Duration, A reads it typed; a Timestamp under
     // the same key (A's own) is an error entry, not a missing owner.
-    b.set_state_message("app", &PbDuration { seconds: 5, nanos: 0 })
-        .await
-        .unwrap();
-    a.set_state_message("app", &Timestamp { seconds: 1, nanos: 0 })
-        .await
-        .unwrap();
-    let update = loop {
-        match tokio::time::timeout(DEADLINE, app.recv()).await {
-            Ok(Some(SubscriptionItem::Event(e))) => break e,
-            other => panic!("no update of `app` from B: {other:?}"),
-        }
+    b.set_state_message(
+        "app",
+        &PbDuration {
+            seconds: 5,
+            nanos: 0,
+        },
+    )
+    .await
+    .unwrap();
+    a.set_state_message(
+        "app",
+        &Timestamp {
+            seconds: 1,
+            nanos: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let update = match tokio::time::timeout(DEADLINE, app.recv()).await {
+        Ok(Some(SubscriptionItem::Event(e))) => e,
+        other => panic!("no update of `app` from B: {other:?}"),
     };
     assert!(
         matches!(&update.event, ClusterEvent::GossipUpdate { owner, key, .. } if owner.as_str() == b.id() && key == "app"),
@@ -125,8 +135,14 @@ async fn readiness_typed_state_and_filtered_events() {
         while quiet.recv().await.is_some() {}
     })
     .await;
-    assert!(drained.is_ok(), "the subscription ends once the node has stopped");
-    assert!(a.subscribe().recv().await.is_none(), "and so does a new one");
+    assert!(
+        drained.is_ok(),
+        "the subscription ends once the node has stopped"
+    );
+    assert!(
+        a.subscribe().recv().await.is_none(),
+        "and so does a new one"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,9 +153,15 @@ async fn a_lagging_subscriber_is_told_and_keeps_receiving() {
     let mut slow = b.subscribe();
     // More updates than the node's 1024-event buffer, not read meanwhile.
     for i in 0..1500 {
-        a.set_state_message(&format!("k{i}"), &PbDuration { seconds: i, nanos: 0 })
-            .await
-            .unwrap();
+        a.set_state_message(
+            &format!("k{i}"),
+            &PbDuration {
+                seconds: i,
+                nanos: 0,
+            },
+        )
+        .await
+        .unwrap();
     }
     let start = Instant::now();
     while b.get_state("k1499").await.unwrap().is_empty() {
@@ -157,8 +179,7 @@ async fn a_lagging_subscriber_is_told_and_keeps_receiving() {
     let start = Instant::now();
     loop {
         match tokio::time::timeout(DEADLINE, slow.recv()).await {
-            Ok(Some(SubscriptionItem::Event(e)))
-                if matches!(&e.event, ClusterEvent::GossipUpdate { key, .. } if key == "after") =>
+            Ok(Some(SubscriptionItem::Event(e))) if matches!(&e.event, ClusterEvent::GossipUpdate { key, .. } if key == "after") =>
             {
                 break;
             }

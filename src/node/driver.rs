@@ -308,8 +308,8 @@ impl Driver {
     }
 
     /// Reports the members `owner`'s gossiped topology lists to the static
-    /// provider. A value that does not decode is skipped (the core has
-    /// already counted and logged it where it matters).
+    /// provider. A value that does not decode teaches us no members; it is
+    /// kept in the state like any other value.
     fn report_listed(&self, owner: &str, feed: &StaticFeed) {
         let topology = self
             .core

@@ -94,7 +94,11 @@ impl EventFilter {
 
     /// True when a subscription with this filter yields `event`.
     pub fn matches(&self, event: &ClusterEvent) -> bool {
-        if self.kinds.as_ref().is_some_and(|k| !k.contains(&event.kind())) {
+        if self
+            .kinds
+            .as_ref()
+            .is_some_and(|k| !k.contains(&event.kind()))
+        {
             return false;
         }
         let ClusterEvent::GossipUpdate { key, .. } = event else {
@@ -237,7 +241,10 @@ mod tests {
         assert!(!g.matches(&ClusterEvent::SelfBlockedByPeer {
             by: MemberId::new("b")
         }));
-        assert_eq!(EventFilter::all().with_kinds([EventKind::MemberUp]), EventFilter::all());
+        assert_eq!(
+            EventFilter::all().with_kinds([EventKind::MemberUp]),
+            EventFilter::all()
+        );
     }
 
     #[tokio::test]

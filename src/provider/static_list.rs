@@ -46,7 +46,9 @@ pub struct StaticConfig {
     /// `host:port` (remoting) addresses of nodes to join; members' ids are
     /// learned from the transport handshake and from gossip. Spell each
     /// host exactly as that node advertises it. Our own address may be
-    /// listed (it is skipped), so every node can share one list.
+    /// listed (it is skipped), so every node can share one list. Learning
+    /// members from gossip needs `GossipConfig::gossip_update_events` (on
+    /// by default).
     pub seeds: Vec<String>,
     /// Members whose *current* id is known, e.g. nodes started in the same
     /// process ([`crate::node::NodeHandle::id`]). An id is only valid for one
@@ -345,7 +347,10 @@ mod tests {
             !r.apply(Learned::Listed(vec![member("a0", 9001)])),
             "a stale topology does not displace the live id"
         );
-        assert!(r.apply(handshake("a2", 9001)), "restart: new id, same address");
+        assert!(
+            r.apply(handshake("a2", 9001)),
+            "restart: new id, same address"
+        );
         assert_eq!(ids(&r), ["a2", "self"]);
     }
 
@@ -403,6 +408,10 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(StaticConfig::seeds(["h:1", "10.0.0.1:8090"]).validate().is_ok());
+        assert!(
+            StaticConfig::seeds(["h:1", "10.0.0.1:8090"])
+                .validate()
+                .is_ok()
+        );
     }
 }

@@ -210,9 +210,9 @@ fn parse_seed(seed: &str) -> Result<String, ArgsError> {
             "seed {seed:?}: give host:port only; member ids change on every start and are learned from the seed"
         )));
     }
-    let ok = seed.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-    });
+    let ok = seed
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
     if ok {
         Ok(seed.to_owned())
     } else {
