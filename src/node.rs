@@ -28,11 +28,13 @@ mod driver;
 mod http;
 mod listeners;
 mod metrics;
+mod seeds;
 mod start;
 mod state_view;
 mod status;
+mod subscription;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use prost_types::Any;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -46,12 +48,14 @@ pub use listeners::NodeListeners;
 pub use metrics::NodeMetrics;
 pub use state_view::{StateValueView, StateView};
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
+pub use subscription::{EventFilter, Subscription, SubscriptionItem};
 
 use crate::{
-    gossip::{ConfigError, GossipConfig, TimedEvent},
+    gossip::{ConfigError, EventKind, GossipConfig, TimedEvent},
     provider::{ProviderConfig, ProviderError},
     remote::{RemoteConfig, TransportError},
     system_id::new_system_id,
+    wire::DecodeError,
 };
 use driver::Command;
 
@@ -194,11 +198,17 @@ pub enum NodeError {
     Timeout(Duration),
 }
 
+/// What [`NodeHandle::get_state_message`] returns: owner id → (sequence
+/// number, the owner's value decoded as `M`, or why it is not one).
+pub type StateMessages<M> = BTreeMap<String, (i64, Result<M, DecodeError>)>;
+
 /// A running node. Cheap to clone; every clone talks to the same node.
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<TimedEvent>,
+    /// Weak, so the channel closes (and subscriptions end) when the driver,
+    /// which holds the only sender, ends.
+    events: broadcast::WeakSender<TimedEvent>,
     topology: watch::Receiver<TopologyView>,
     id: String,
     address: String,
@@ -294,17 +304,91 @@ impl NodeHandle {
     ///
     /// # Errors
     /// [`NodeError::Stopped`].
-    pub async fn get_state(
-        &self,
-        key: &str,
-    ) -> Result<std::collections::BTreeMap<String, (i64, Any)>, NodeError> {
+    pub async fn get_state(&self, key: &str) -> Result<BTreeMap<String, (i64, Any)>, NodeError> {
         let key = key.to_owned();
         self.ask(|reply| Command::GetState { key, reply }).await
     }
 
-    /// Cluster events, each with the time it happened.
-    pub fn subscribe(&self) -> broadcast::Receiver<TimedEvent> {
-        self.events.subscribe()
+    /// Every owner's value under `key`, decoded as `M` (the typed read that
+    /// matches [`NodeHandle::set_state_message`]): owner id → (sequence
+    /// number, value). An owner whose value is not an `M` (another type
+    /// under the same key, or bytes that do not decode) is kept, with its
+    /// [`DecodeError`] as the value, so a mistake shows instead of a member
+    /// silently missing; `.filter_map` the `Ok`s when only those matter.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), protogossip::node::NodeError> {
+    /// use prost_types::Duration; // any prost message with a type name
+    /// use protogossip::node::{NodeConfig, NodeHandle};
+    /// use protogossip::provider::{ProviderConfig, static_list::StaticConfig};
+    ///
+    /// let node = NodeHandle::start(NodeConfig {
+    ///     provider: ProviderConfig::Static(StaticConfig::default()),
+    ///     http: None,
+    ///     ..Default::default()
+    /// })
+    /// .await?;
+    /// node.set_state_message("timeout", &Duration { seconds: 5, nanos: 0 }).await?;
+    /// for (owner, (sequence, value)) in node.get_state_message::<Duration>("timeout").await? {
+    ///     match value {
+    ///         Ok(d) => println!("{owner} #{sequence}: {}s", d.seconds),
+    ///         Err(e) => println!("{owner} #{sequence}: not a Duration: {e}"),
+    ///     }
+    /// }
+    /// let ours = &node.get_state_message::<Duration>("timeout").await?[node.id()];
+    /// assert_eq!(ours.1.as_ref().unwrap().seconds, 5);
+    /// node.shutdown(false).await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`NodeError::Stopped`].
+    pub async fn get_state_message<M: prost::Message + prost::Name + Default>(
+        &self,
+        key: &str,
+    ) -> Result<StateMessages<M>, NodeError> {
+        Ok(self
+            .get_state(key)
+            .await?
+            .into_iter()
+            .map(|(owner, (sequence, value))| (owner, (sequence, crate::wire::unpack::<M>(&value))))
+            .collect())
+    }
+
+    /// Cluster events, each with the time it happened: every kind except
+    /// the heartbeat `GossipUpdate`s ([`EventFilter::all`]). A subscriber
+    /// that falls behind is told ([`SubscriptionItem::Lagged`]) and carries
+    /// on; the subscription ends when the node stops.
+    pub fn subscribe(&self) -> Subscription {
+        self.subscribe_filtered(EventFilter::all())
+    }
+
+    /// Cluster events that `filter` asks for.
+    ///
+    /// ```no_run
+    /// # async fn run(node: protogossip::node::NodeHandle) {
+    /// use protogossip::{gossip::EventKind, node::{EventFilter, SubscriptionItem}};
+    ///
+    /// let mut updates = node.subscribe_filtered(
+    ///     EventFilter::kinds([EventKind::GossipUpdate]).keys(["config"]),
+    /// );
+    /// while let Some(SubscriptionItem::Event(e)) = updates.recv().await {
+    ///     println!("{e}"); // e.g. "gossip update: 6ijW1jbGXmkUDuA1ecyeEp/config #3"
+    /// }
+    /// # }
+    /// ```
+    pub fn subscribe_filtered(&self, filter: EventFilter) -> Subscription {
+        Subscription::new(self.raw_events(), filter)
+    }
+
+    /// A receiver of every event; closed at once if the node has stopped.
+    fn raw_events(&self) -> broadcast::Receiver<TimedEvent> {
+        match self.events.upgrade() {
+            Some(tx) => tx.subscribe(),
+            // Its sender is dropped here: a closed channel.
+            None => broadcast::channel(1).1,
+        }
     }
 
     /// The current topology, block list and consensus; `changed()` fires on
@@ -316,6 +400,11 @@ impl NodeHandle {
     /// Waits until every active member gossips the same topology hash as
     /// ours, and returns it.
     ///
+    /// Consensus says the members agree on who the members are, not that
+    /// there are any others: a node alone in its topology agrees with
+    /// itself, so it reaches consensus at once. To know that a node has
+    /// joined others, use [`NodeHandle::wait_for_members`] (then this).
+    ///
     /// # Errors
     /// [`NodeError::Timeout`] or [`NodeError::Stopped`].
     pub async fn wait_for_topology_consensus(&self, timeout: Duration) -> Result<u64, NodeError> {
@@ -326,6 +415,66 @@ impl NodeHandle {
                     return Ok(hash);
                 }
                 rx.changed().await.map_err(|_| NodeError::Stopped)?;
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| NodeError::Timeout(timeout))?
+    }
+
+    /// Waits until this node has joined `n` members, itself included, and
+    /// returns their ids (ascending). A member counts when it is in our
+    /// active topology (the provider lists it and it is not blocked) *and*
+    /// its status is `Up`: its heartbeat has reached us, so we hold gossip
+    /// state from it. `Joining` (listed, nothing heard yet) and `Suspect`
+    /// (heartbeat silent) members do not count. `n` ≤ 1 returns at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), protogossip::node::NodeError> {
+    /// use std::time::Duration;
+    /// use protogossip::node::{NodeConfig, NodeError, NodeHandle};
+    /// use protogossip::provider::{ProviderConfig, static_list::StaticConfig};
+    ///
+    /// let static_seeds = |seeds: &[&str]| NodeConfig {
+    ///     provider: ProviderConfig::Static(StaticConfig::seeds(seeds.iter().copied())),
+    ///     http: None,
+    ///     ..Default::default()
+    /// };
+    /// let a = NodeHandle::start(static_seeds(&[])).await?;
+    /// // Alone, `a` has consensus at once, but has joined nobody.
+    /// a.wait_for_topology_consensus(Duration::from_secs(5)).await?;
+    /// let early = a.wait_for_members(2, Duration::from_millis(100)).await;
+    /// assert!(matches!(early, Err(NodeError::Timeout(_))));
+    ///
+    /// let b = NodeHandle::start(static_seeds(&[a.address()])).await?;
+    /// let members = b.wait_for_members(2, Duration::from_secs(30)).await?;
+    /// let hash = b.wait_for_topology_consensus(Duration::from_secs(30)).await?;
+    /// println!("joined {members:?}, topology {hash}");
+    /// b.shutdown(true).await?;
+    /// a.shutdown(true).await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`NodeError::Timeout`] or [`NodeError::Stopped`].
+    pub async fn wait_for_members(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<String>, NodeError> {
+        // Subscribed before the first read, so no change goes unnoticed.
+        let mut changes = self.subscribe_filtered(
+            EventFilter::kinds(EventKind::MEMBERSHIP).with_kinds([EventKind::TopologyUpdated]),
+        );
+        let wait = async {
+            loop {
+                let joined = self.status().await?.joined_members();
+                if joined.len() >= n {
+                    return Ok(joined);
+                }
+                // A lag notice also means "read again".
+                changes.recv().await.ok_or(NodeError::Stopped)?;
             }
         };
         tokio::time::timeout(timeout, wait)

@@ -64,7 +64,8 @@ impl SelfMember {
 /// Which provider to run, with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderConfig {
-    /// A fixed member list (Rust-only clusters and tests).
+    /// Static seeds by address (Rust-only clusters without discovery); ids
+    /// are learned from handshakes and gossip.
     Static(static_list::StaticConfig),
     /// protoactor-go's automanaged provider: `/_health` served and polled over HTTP.
     Automanaged(automanaged::AutomanagedConfig),
@@ -167,6 +168,7 @@ impl ProviderTasks {
 /// A running provider: its member snapshots and a way to stop it.
 pub struct ProviderHandle {
     members: watch::Receiver<Vec<Member>>,
+    static_feed: Option<static_list::StaticFeed>,
     tasks: ProviderTasks,
 }
 
@@ -183,6 +185,12 @@ impl ProviderHandle {
     /// it is registered). `changed()` fires on every new snapshot.
     pub fn members(&self) -> watch::Receiver<Vec<Member>> {
         self.members.clone()
+    }
+
+    /// Where the node reports members it learns (static provider only: the
+    /// others learn members themselves).
+    pub fn static_feed(&self) -> Option<static_list::StaticFeed> {
+        self.static_feed.clone()
     }
 
     /// Deregisters this node and stops the provider; returns when every one
@@ -263,6 +271,7 @@ pub async fn serve(
 ) -> Result<ProviderHandle, ProviderError> {
     config.validate()?;
     let tasks = ProviderTasks::new();
+    let mut static_feed = None;
     let members = match (config, listener) {
         (ProviderConfig::Automanaged(c), Some(l)) => automanaged::serve(c, me, l, &tasks)?,
         (ProviderConfig::Automanaged(_), None) => {
@@ -276,11 +285,19 @@ pub async fn serve(
                 l.local_addr().ok()
             )));
         }
-        (ProviderConfig::Static(c), None) => static_list::serve(c, me, &tasks),
+        (ProviderConfig::Static(c), None) => {
+            let (members, feed) = static_list::serve(c, me, &tasks);
+            static_feed = Some(feed);
+            members
+        }
         #[cfg(feature = "etcd")]
         (ProviderConfig::Etcd(c), None) => etcd::serve(c, me, &tasks).await?,
     };
-    Ok(ProviderHandle { members, tasks })
+    Ok(ProviderHandle {
+        members,
+        static_feed,
+        tasks,
+    })
 }
 
 /// Sorts members by id (Go's topology order) and publishes them if they

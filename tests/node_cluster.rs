@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use protogossip::{
     gossip::{BlockReason, ClusterEvent, GossipConfig},
-    node::{NodeConfig, NodeHandle},
+    node::{NodeConfig, NodeHandle, SubscriptionItem},
     provider::{ProviderConfig, automanaged::AutomanagedConfig},
 };
 
@@ -176,7 +176,10 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
     );
     for rx in &mut events {
         let mut reason = None;
-        while let Ok(ev) = rx.try_recv() {
+        while let Some(item) = rx.try_recv() {
+            let SubscriptionItem::Event(ev) = item else {
+                panic!("the event stream lagged: {item:?}");
+            };
             if let ClusterEvent::MemberBlocked { id, reason: r } = ev.event
                 && id.as_str() == crashed_id
             {

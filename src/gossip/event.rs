@@ -4,9 +4,13 @@
 //! the cluster: Go publishes `GossipUpdate` and `ClusterTopology` on its
 //! event stream; we add the member status transitions, consensus changes
 //! and the case Go handles silently (our own id in a peer's blocked list).
+//!
+//! Each event prints as one readable line (`Display`), for logs; its
+//! [`EventKind`] is what subscriptions filter on.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt;
 
 use super::consensus::ConsensusValue;
 use super::member_list::BlockReason;
@@ -109,4 +113,283 @@ pub struct TimedEvent {
     pub at: UnixMillis,
     /// What happened.
     pub event: ClusterEvent,
+}
+
+/// The kind of a [`ClusterEvent`], without its data: what event filters
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// [`ClusterEvent::MemberJoined`].
+    MemberJoined,
+    /// [`ClusterEvent::MemberUp`].
+    MemberUp,
+    /// [`ClusterEvent::MemberSuspect`].
+    MemberSuspect,
+    /// [`ClusterEvent::MemberReachable`].
+    MemberReachable,
+    /// [`ClusterEvent::MemberLeft`].
+    MemberLeft,
+    /// [`ClusterEvent::MemberBlocked`].
+    MemberBlocked,
+    /// [`ClusterEvent::MemberRemoved`].
+    MemberRemoved,
+    /// [`ClusterEvent::TopologyUpdated`].
+    TopologyUpdated,
+    /// [`ClusterEvent::GossipUpdate`].
+    GossipUpdate,
+    /// [`ClusterEvent::ConsensusReached`].
+    ConsensusReached,
+    /// [`ClusterEvent::ConsensusLost`].
+    ConsensusLost,
+    /// [`ClusterEvent::SelfBlockedByPeer`].
+    SelfBlockedByPeer,
+}
+
+impl EventKind {
+    /// Every kind.
+    pub const ALL: [EventKind; 12] = [
+        Self::MemberJoined,
+        Self::MemberUp,
+        Self::MemberSuspect,
+        Self::MemberReachable,
+        Self::MemberLeft,
+        Self::MemberBlocked,
+        Self::MemberRemoved,
+        Self::TopologyUpdated,
+        Self::GossipUpdate,
+        Self::ConsensusReached,
+        Self::ConsensusLost,
+        Self::SelfBlockedByPeer,
+    ];
+    /// The member status transitions: joined, up, suspect, reachable, left,
+    /// blocked, removed.
+    pub const MEMBERSHIP: [EventKind; 7] = [
+        Self::MemberJoined,
+        Self::MemberUp,
+        Self::MemberSuspect,
+        Self::MemberReachable,
+        Self::MemberLeft,
+        Self::MemberBlocked,
+        Self::MemberRemoved,
+    ];
+}
+
+impl ClusterEvent {
+    /// This event's kind.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::MemberJoined { .. } => EventKind::MemberJoined,
+            Self::MemberUp { .. } => EventKind::MemberUp,
+            Self::MemberSuspect { .. } => EventKind::MemberSuspect,
+            Self::MemberReachable { .. } => EventKind::MemberReachable,
+            Self::MemberLeft { .. } => EventKind::MemberLeft,
+            Self::MemberBlocked { .. } => EventKind::MemberBlocked,
+            Self::MemberRemoved { .. } => EventKind::MemberRemoved,
+            Self::TopologyUpdated { .. } => EventKind::TopologyUpdated,
+            Self::GossipUpdate { .. } => EventKind::GossipUpdate,
+            Self::ConsensusReached { .. } => EventKind::ConsensusReached,
+            Self::ConsensusLost { .. } => EventKind::ConsensusLost,
+            Self::SelfBlockedByPeer { .. } => EventKind::SelfBlockedByPeer,
+        }
+    }
+}
+
+fn write_value(f: &mut fmt::Formatter<'_>, value: &ConsensusValue) -> fmt::Result {
+    match value {
+        ConsensusValue::U64(v) => write!(f, "{v}"),
+        ConsensusValue::Bytes(b) => {
+            for byte in b {
+                write!(f, "{byte:02x}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn write_reason(f: &mut fmt::Formatter<'_>, reason: &BlockReason) -> fmt::Result {
+    match reason {
+        BlockReason::HeartbeatExpired => f.write_str("heartbeat expired"),
+        BlockReason::Left => f.write_str("left"),
+        BlockReason::RemovedByProvider => f.write_str("no longer listed by the provider"),
+        BlockReason::GossipedBlockList { by } => write!(f, "listed as blocked by {by}"),
+    }
+}
+
+impl fmt::Display for ClusterEvent {
+    /// One line, e.g. `member up: 6ijW1jbGXmkUDuA1ecyeEp` or
+    /// `topology updated: hash 1234, 3 members (+1 -0), 0 blocked`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MemberJoined { member } => write!(
+                f,
+                "member joined: {} at {}:{}",
+                member.id, member.host, member.port
+            ),
+            Self::MemberUp { id } => write!(f, "member up: {id}"),
+            Self::MemberSuspect { id, silent_for_ms } => {
+                write!(f, "member suspect: {id} (silent for {silent_for_ms} ms)")
+            }
+            Self::MemberReachable { id } => write!(f, "member reachable again: {id}"),
+            Self::MemberLeft { id } => write!(f, "member left: {id}"),
+            Self::MemberBlocked { id, reason } => {
+                write!(f, "member blocked: {id} (")?;
+                write_reason(f, reason)?;
+                f.write_str(")")
+            }
+            Self::MemberRemoved { id } => write!(f, "member removed: {id}"),
+            Self::TopologyUpdated {
+                hash,
+                members,
+                joined,
+                left,
+                blocked,
+            } => write!(
+                f,
+                "topology updated: hash {hash}, {} members (+{} -{}), {} blocked",
+                members.len(),
+                joined.len(),
+                left.len(),
+                blocked.len()
+            ),
+            Self::GossipUpdate {
+                owner,
+                key,
+                sequence_number,
+            } => write!(f, "gossip update: {owner}/{key} #{sequence_number}"),
+            Self::ConsensusReached { check, value } => {
+                write!(f, "consensus reached: {check} = ")?;
+                write_value(f, value)
+            }
+            Self::ConsensusLost { check, value } => {
+                write!(f, "consensus lost: {check} (was ")?;
+                write_value(f, value)?;
+                f.write_str(")")
+            }
+            Self::SelfBlockedByPeer { by } => {
+                write!(f, "this node is listed as blocked by {by}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for TimedEvent {
+    /// The event's line after its time in seconds since the Unix epoch
+    /// (millisecond precision), e.g. `1732946400.125 member up: 6ijW…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:03} {}",
+            self.at.0 / 1000,
+            self.at.0 % 1000,
+            self.event
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::{format, string::ToString, vec};
+
+    use super::*;
+
+    fn id(s: &str) -> MemberId {
+        MemberId::new(s)
+    }
+
+    #[test]
+    fn every_event_is_one_readable_line() {
+        let m = Member {
+            host: "127.0.0.1".into(),
+            port: 8090,
+            id: "a".into(),
+            kinds: vec![],
+        };
+        let cases = [
+            (
+                ClusterEvent::MemberJoined { member: m.clone() },
+                "member joined: a at 127.0.0.1:8090",
+            ),
+            (ClusterEvent::MemberUp { id: id("a") }, "member up: a"),
+            (
+                ClusterEvent::MemberSuspect {
+                    id: id("a"),
+                    silent_for_ms: 1500,
+                },
+                "member suspect: a (silent for 1500 ms)",
+            ),
+            (
+                ClusterEvent::MemberReachable { id: id("a") },
+                "member reachable again: a",
+            ),
+            (ClusterEvent::MemberLeft { id: id("a") }, "member left: a"),
+            (
+                ClusterEvent::MemberBlocked {
+                    id: id("a"),
+                    reason: BlockReason::GossipedBlockList { by: id("b") },
+                },
+                "member blocked: a (listed as blocked by b)",
+            ),
+            (
+                ClusterEvent::MemberBlocked {
+                    id: id("a"),
+                    reason: BlockReason::HeartbeatExpired,
+                },
+                "member blocked: a (heartbeat expired)",
+            ),
+            (
+                ClusterEvent::MemberRemoved { id: id("a") },
+                "member removed: a",
+            ),
+            (
+                ClusterEvent::TopologyUpdated {
+                    hash: 42,
+                    members: vec![m.clone()],
+                    joined: vec![m],
+                    left: vec![],
+                    blocked: vec![id("x")],
+                },
+                "topology updated: hash 42, 1 members (+1 -0), 1 blocked",
+            ),
+            (
+                ClusterEvent::GossipUpdate {
+                    owner: id("a"),
+                    key: "topology".into(),
+                    sequence_number: 7,
+                },
+                "gossip update: a/topology #7",
+            ),
+            (
+                ClusterEvent::ConsensusReached {
+                    check: "topology".into(),
+                    value: ConsensusValue::U64(42),
+                },
+                "consensus reached: topology = 42",
+            ),
+            (
+                ClusterEvent::ConsensusLost {
+                    check: "c".into(),
+                    value: ConsensusValue::Bytes(vec![0xab, 0x01]),
+                },
+                "consensus lost: c (was ab01)",
+            ),
+            (
+                ClusterEvent::SelfBlockedByPeer { by: id("b") },
+                "this node is listed as blocked by b",
+            ),
+        ];
+        let mut kinds: Vec<EventKind> = Vec::new();
+        for (event, line) in cases {
+            assert_eq!(event.to_string(), line);
+            assert!(!line.contains('\n'));
+            if !kinds.contains(&event.kind()) {
+                kinds.push(event.kind());
+            }
+        }
+        assert_eq!(kinds, EventKind::ALL, "every kind is covered, in order");
+        let timed = TimedEvent {
+            at: UnixMillis(1_732_946_400_005),
+            event: ClusterEvent::MemberUp { id: id("a") },
+        };
+        assert_eq!(format!("{timed}"), "1732946400.005 member up: a");
+    }
 }

@@ -32,20 +32,29 @@ use crate::{
         ClusterEvent, GossipCore, GossipOutcome, OutboundGossip, RequestToken, TimedEvent,
         UnixMillis,
     },
-    provider::ProviderHandle,
+    provider::{
+        ProviderHandle,
+        static_list::{Learned, StaticFeed},
+    },
     remote::{GOSSIP_ID, RemoteHandle},
     wire::{
-        WireMessage,
+        TOPOLOGY_KEY, WireMessage,
         proto::{
             actor::Pid,
-            cluster::{GossipRequest, GossipResponse, Member},
+            cluster::{ClusterTopology, GossipRequest, GossipResponse, Member},
         },
+        unpack,
     },
 };
 
 /// How long an inbound gossip request may wait for the core before we
 /// answer it empty (Go gives up after 500 ms).
 pub(super) const INBOUND_ANSWER_DEADLINE: Duration = Duration::from_millis(400);
+
+/// The token of a seed probe's answer: the core issues tokens counting up
+/// from 0, so it never matches one; the core merges the state of an answer
+/// it has no request for.
+pub(super) const PROBE_TOKEN: RequestToken = RequestToken(u64::MAX);
 
 /// An input for the driver.
 pub(super) enum Command {
@@ -113,6 +122,9 @@ pub(super) struct Driver {
     pub(super) events: broadcast::Sender<TimedEvent>,
     pub(super) topology: watch::Sender<TopologyView>,
     pub(super) metrics: Arc<NodeMetrics>,
+    /// The static provider's feed: members learned from gossip and members
+    /// gone for good are reported to it (see `node/seeds.rs`).
+    pub(super) seed_feed: Option<StaticFeed>,
     pub(super) rng: XorShiftRng,
     pub(super) address: String,
     /// Fired when the node stops (or the driver ends): request tasks and
@@ -263,6 +275,9 @@ impl Driver {
             ClusterEvent::MemberBlocked { id, reason } => {
                 tracing::info!(member = %id.as_str(), ?reason, "member blocked");
                 self.remote.block(id.as_str());
+                if let Some(feed) = &self.seed_feed {
+                    feed.report(Learned::Gone(id.as_str().to_owned()));
+                }
             }
             ClusterEvent::TopologyUpdated {
                 hash,
@@ -283,7 +298,14 @@ impl Driver {
                         .remove_endpoint(&format!("{}:{}", m.host, m.port));
                 }
             }
-            ClusterEvent::GossipUpdate { .. } => NodeMetrics::inc(&self.metrics.merge_updates),
+            ClusterEvent::GossipUpdate { owner, key, .. } => {
+                NodeMetrics::inc(&self.metrics.merge_updates);
+                if key == TOPOLOGY_KEY
+                    && let Some(feed) = &self.seed_feed
+                {
+                    self.report_listed(owner.as_str(), feed);
+                }
+            }
             ClusterEvent::SelfBlockedByPeer { by } => {
                 tracing::warn!(by = %by.as_str(), "a peer lists this node as blocked; Go nodes will not admit it again (restart with a new id)");
             }
@@ -291,7 +313,21 @@ impl Driver {
                 tracing::info!(%check, ?value, "consensus reached")
             }
             ClusterEvent::ConsensusLost { check, .. } => tracing::info!(%check, "consensus lost"),
-            other => tracing::debug!(event = ?other, "cluster event"),
+            other => tracing::debug!(event = %other, "cluster event"),
+        }
+    }
+
+    /// Reports the members `owner`'s gossiped topology lists to the static
+    /// provider. A value that does not decode teaches us no members; it is
+    /// kept in the state like any other value.
+    fn report_listed(&self, owner: &str, feed: &StaticFeed) {
+        let topology = self
+            .core
+            .state_for_key(TOPOLOGY_KEY)
+            .find(|(o, _)| o.as_str() == owner)
+            .and_then(|(_, e)| unpack::<ClusterTopology>(&e.value).ok());
+        if let Some(t) = topology {
+            feed.report(Learned::Listed(t.members));
         }
     }
 

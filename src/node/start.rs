@@ -16,6 +16,7 @@ use super::{
     Listener, NodeConfig, NodeError, NodeHandle, NodeListeners, NodeMetrics, TopologyView,
     driver::{Command, Driver, INBOUND_ANSWER_DEADLINE, seeded_rng},
     http,
+    seeds::Seeds,
 };
 use crate::{
     gossip::GossipCore,
@@ -71,6 +72,7 @@ pub(super) async fn start(
     remote_config.advertised_address = Some(me.address());
     let remote = Remote::serve(listeners.remote, remote_config, handlers(&cmd_tx)).await?;
     let address = remote.address().to_owned();
+    let remote_events = remote.subscribe_events();
 
     // 2. The gossip core exists; 3. the provider.
     let provider = match provider::serve(config.provider.clone(), me, listeners.health).await {
@@ -89,7 +91,7 @@ pub(super) async fn start(
     let metrics = Arc::new(NodeMetrics::default());
     let mut handle = NodeHandle {
         commands: cmd_tx.clone(),
-        events: events.clone(),
+        events: events.downgrade(),
         topology: topology_rx,
         id,
         address: address.clone(),
@@ -110,6 +112,25 @@ pub(super) async fn start(
     }
 
     let members_rx = provider.members();
+    let seed_feed = provider.static_feed();
+    if let (Some(feed), ProviderConfig::Static(c)) = (&seed_feed, &config.provider) {
+        Seeds {
+            seeds: c
+                .seeds
+                .iter()
+                .filter(|s| !remote.is_own_address(s))
+                .cloned()
+                .collect(),
+            remote: remote.clone(),
+            events: remote_events,
+            feed: feed.clone(),
+            commands: cmd_tx.clone(),
+            request_timeout: config.gossip.gossip_request_timeout,
+            stop: stop.clone(),
+            tasks: tasks.clone(),
+        }
+        .spawn();
+    }
     let driver = Driver {
         interval: config.gossip.gossip_interval,
         request_timeout: config.gossip.gossip_request_timeout,
@@ -123,6 +144,7 @@ pub(super) async fn start(
         events,
         topology: topology_tx,
         metrics,
+        seed_feed,
         rng: seeded_rng(),
         address,
         stop,

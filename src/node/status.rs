@@ -192,6 +192,20 @@ impl NodeStatus {
         }
     }
 
+    /// The active members whose status is `Up`, and this node: the members
+    /// [`super::NodeHandle::wait_for_members`] counts, ids ascending.
+    pub fn joined_members(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .members
+            .iter()
+            .filter(|m| matches!(m.status.as_str(), "Up" | "Self"))
+            .filter(|m| self.topology.members.contains(&m.id))
+            .map(|m| m.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Members by status name, for metrics.
     pub fn count_by_status(&self) -> std::collections::BTreeMap<&str, usize> {
         let mut counts = std::collections::BTreeMap::new();

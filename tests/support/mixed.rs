@@ -18,11 +18,10 @@ use std::{
 use serde_json::Value;
 
 use protogossip::{
-    gossip::{BlockReason, ClusterEvent, GossipConfig, TimedEvent},
-    node::NodeConfig,
+    gossip::{BlockReason, ClusterEvent, GossipConfig},
+    node::{NodeConfig, Subscription, SubscriptionItem},
     provider::ProviderConfig,
 };
-use tokio::sync::broadcast;
 
 use crate::go_harness::request_in;
 
@@ -147,11 +146,11 @@ impl RustProc {
 /// The events a node's stream gave about member `id` since the last call
 /// (blocked, removed, left); a lagged stream fails the test.
 #[track_caller]
-pub fn events_about(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<ClusterEvent> {
+pub fn events_about(rx: &mut Subscription, id: &str) -> Vec<ClusterEvent> {
     let mut out = Vec::new();
     loop {
         match rx.try_recv() {
-            Ok(ev) => {
+            Some(SubscriptionItem::Event(ev)) => {
                 let about = match &ev.event {
                     ClusterEvent::MemberBlocked { id: i, .. }
                     | ClusterEvent::MemberRemoved { id: i }
@@ -162,10 +161,10 @@ pub fn events_about(rx: &mut broadcast::Receiver<TimedEvent>, id: &str) -> Vec<C
                     out.push(ev.event);
                 }
             }
-            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+            Some(SubscriptionItem::Lagged(n)) => {
                 panic!("event stream lagged by {n}: events about {id} lost")
             }
-            Err(_) => return out,
+            None => return out,
         }
     }
 }

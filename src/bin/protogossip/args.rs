@@ -8,10 +8,7 @@ use clap::{Args, ValueEnum};
 use protogossip::{
     node::NodeConfig,
     provider::{ProviderConfig, automanaged::AutomanagedConfig, static_list::StaticConfig},
-    wire::{
-        HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03, LEFT_KEY, TOPOLOGY_KEY, WireProfile,
-        proto::cluster::Member,
-    },
+    wire::{HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03, LEFT_KEY, TOPOLOGY_KEY, WireProfile},
 };
 use serde::Deserialize;
 
@@ -23,7 +20,7 @@ pub enum ProviderKind {
     Automanaged,
     /// protoactor-go's etcd provider.
     Etcd,
-    /// A fixed list of `id@host:port` seeds.
+    /// Static seeds by `host:port` (member ids are learned).
     Static,
 }
 
@@ -60,7 +57,8 @@ pub struct NodeArgs {
     /// How often `/_health` endpoints are polled, ms [default: 2000].
     #[arg(long, env = "PROTOGOSSIP_AUTOMANAGED_REFRESH_MS")]
     pub automanaged_refresh_ms: Option<u64>,
-    /// Static members, `id@host:port`, comma-separated.
+    /// Static seeds: other nodes' remoting `host:port`, comma-separated
+    /// (this node's own address may be listed; ids are learned).
     #[arg(long, env = "PROTOGOSSIP_SEEDS", value_delimiter = ',')]
     pub seeds: Option<Vec<String>>,
     /// etcd endpoints, host:port, comma-separated [default: 127.0.0.1:2379].
@@ -214,14 +212,13 @@ impl NodeArgs {
                         .into(),
                 ));
             }
-            ProviderKind::Static => ProviderConfig::Static(StaticConfig {
-                members: self
-                    .seeds
+            ProviderKind::Static => ProviderConfig::Static(StaticConfig::seeds(
+                self.seeds
                     .unwrap_or_default()
                     .iter()
                     .map(|s| parse_seed(s))
-                    .collect::<Result<_, _>>()?,
-            }),
+                    .collect::<Result<Vec<_>, _>>()?,
+            )),
         };
         config.validate().map_err(|e| ArgsError(e.to_string()))?;
         Ok(NodeSettings { config, state })
@@ -243,21 +240,23 @@ fn parse_state(pair: &str) -> Result<(String, String), ArgsError> {
     Ok((key.to_owned(), value.to_owned()))
 }
 
-/// Parses `id@host:port`.
-fn parse_seed(seed: &str) -> Result<Member, ArgsError> {
-    let bad = || ArgsError(format!("seed {seed:?} is not id@host:port"));
-    let (id, address) = seed.rsplit_once('@').ok_or_else(bad)?;
-    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
-    let port: u16 = port.parse().map_err(|_| bad())?;
-    if id.is_empty() || host.is_empty() {
-        return Err(bad());
+/// Checks one `host:port` seed. `id@host:port` (the old form) is refused:
+/// a node takes a fresh id on every start, so an id in configuration is
+/// wrong after the seed's first restart.
+fn parse_seed(seed: &str) -> Result<String, ArgsError> {
+    if seed.contains('@') {
+        return Err(ArgsError(format!(
+            "seed {seed:?}: give host:port only; member ids change on every start and are learned from the seed"
+        )));
     }
-    Ok(Member {
-        host: host.into(),
-        port: i32::from(port),
-        id: id.into(),
-        kinds: vec![],
-    })
+    let ok = seed
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    if ok {
+        Ok(seed.to_owned())
+    } else {
+        Err(ArgsError(format!("seed {seed:?} is not host:port")))
+    }
 }
 
 #[cfg(test)]
@@ -323,7 +322,7 @@ mod tests {
         }
         .into_settings()
         .unwrap_err();
-        assert!(e.0.contains("id@host:port"), "{e}");
+        assert!(e.0.contains("host:port"), "{e}");
         let dir = std::env::temp_dir().join(format!("pg-args-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("bad.toml");
@@ -384,9 +383,23 @@ mod tests {
     #[test]
     fn seeds_parse() {
         let m = parse_seed("abc@10.0.0.1:8090").unwrap();
+    fn seeds_are_host_port() {
+        assert_eq!(parse_seed("10.0.0.1:8090").unwrap(), "10.0.0.1:8090");
+        let e = parse_seed("abc@10.0.0.1:8090").unwrap_err();
+        assert!(e.0.contains("learned"), "{e}");
+        for bad in ["10.0.0.1", ":8090", "h:0", "h:port"] {
+            assert!(parse_seed(bad).is_err(), "{bad}");
+        }
+        let c = NodeArgs {
+            provider: Some(ProviderKind::Static),
+            seeds: Some(vec!["127.0.0.1:7001".into(), "127.0.0.1:7002".into()]),
+            ..Default::default()
+        }
+        .into_config()
+        .unwrap();
         assert_eq!(
-            (m.id.as_str(), m.host.as_str(), m.port),
-            ("abc", "10.0.0.1", 8090)
+            c.provider,
+            ProviderConfig::Static(StaticConfig::seeds(["127.0.0.1:7001", "127.0.0.1:7002"]))
         );
     }
 }

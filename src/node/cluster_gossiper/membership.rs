@@ -519,7 +519,8 @@ impl Bridge {
         membership: Membership,
     ) -> Result<Self, NodeError> {
         let mut bridge = Self {
-            events: node.subscribe(),
+            // Every event, raw: the bridge handles a lag by re-reading.
+            events: node.raw_events(),
             node,
             membership,
         };
