@@ -108,18 +108,25 @@ impl NodeArgs {
 
     /// Reads the config file (if any) and builds the node's configuration.
     pub fn into_config(self) -> Result<NodeConfig, ArgsError> {
-        let merged = match &self.config {
+        match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     ArgsError(format!("cannot read config file {}: {e}", path.display()))
                 })?;
-                let file: NodeArgs = toml::from_str(&text)
-                    .map_err(|e| ArgsError(format!("config file {}: {e}", path.display())))?;
-                self.or(file)
+                let source = path.display().to_string();
+                self.with_config_text(&text, &source)
             }
-            None => self,
-        };
-        merged.build()
+            None => self.build(),
+        }
+    }
+
+    /// Builds the node's configuration from these options and the text of a
+    /// config file (`source` names it in errors). The fuzz target
+    /// `config_toml` (`fuzz/`) compiles this file and calls this directly.
+    pub fn with_config_text(self, text: &str, source: &str) -> Result<NodeConfig, ArgsError> {
+        let file: NodeArgs =
+            toml::from_str(text).map_err(|e| ArgsError(format!("config file {source}: {e}")))?;
+        self.or(file).build()
     }
 
     fn build(self) -> Result<NodeConfig, ArgsError> {
