@@ -71,9 +71,8 @@ pub fn route_frame(frame: &[u8]) -> Option<RemoteMetricsSnapshot> {
         config.endpoint_queue_capacity,
         tasks.clone(),
     ));
-    let handlers = Handlers::new().with_gossip(|_sender, _request| async {
-        GossipResponse::default()
-    });
+    let handlers =
+        Handlers::new().with_gossip(|_sender, _request| async { GossipResponse::default() });
     let router = Arc::new(Router::new(
         address,
         handlers,
@@ -120,10 +119,20 @@ mod tests {
             state: Some(GossipState::default()),
         });
         let peer_future = pid("127.0.0.1:9", "future$7");
-        b.push(&pid(FUZZ_ADDRESS, "gossip"), Some(&peer_future), &request, None);
+        b.push(
+            &pid(FUZZ_ADDRESS, "gossip"),
+            Some(&peer_future),
+            &request,
+            None,
+        );
         let answer = WireMessage::from(GossipResponse::default());
         b.push(&pid(FUZZ_ADDRESS, "future$1"), None, &answer, None);
-        b.push(&pid(FUZZ_ADDRESS, "nobody"), Some(&peer_future), &answer, None);
+        b.push(
+            &pid(FUZZ_ADDRESS, "nobody"),
+            Some(&peer_future),
+            &answer,
+            None,
+        );
         let frame = RemoteMessage {
             message_type: Some(MessageType::MessageBatch(b.build())),
         }
