@@ -4,11 +4,12 @@
 # seeds. Files are named by the SHA-1 of their content (as libFuzzer names
 # them), so identical seeds collapse into one file and a second run changes
 # nothing. The corpora are committed; run this again when the vectors change.
-# Needs bash and coreutils only.
+# Needs bash and coreutils only. FUZZ_CORPUS_OUT=DIR writes elsewhere
+# (scripts/fuzz.sh does, to check the committed corpora are current).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vectors=compat-tests/vectors
-out=fuzz/corpus
+out=${FUZZ_CORPUS_OUT:-fuzz/corpus}
 
 # seed TARGET: writes stdin as one seed of TARGET.
 seed() {

@@ -29,6 +29,15 @@ if ! command -v cargo-fuzz >/dev/null; then
   echo "fuzz: cargo-fuzz installed in $(($(date +%s) - t0)) s"
 fi
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+# The committed seeds are what fuzz/seed-corpora.sh writes from the vectors.
+FUZZ_CORPUS_OUT="$work/seeds" fuzz/seed-corpora.sh >/dev/null
+diff -r "$work/seeds" fuzz/corpus >/dev/null \
+  || { echo "fuzz: fuzz/corpus is not what fuzz/seed-corpora.sh writes; run it and commit" >&2; exit 1; }
+
 t0=$(date +%s)
 # Its own target dir (fuzz/target), whatever the caller set for the main build.
 env -u CARGO_TARGET_DIR cargo +nightly fuzz build
@@ -36,9 +45,6 @@ build_s=$(($(date +%s) - t0))
 bin_dir=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
 mapfile -t targets < <(env -u CARGO_TARGET_DIR cargo +nightly fuzz list)
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no targets listed" >&2; exit 1; }
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # run TARGET: fuzzes TARGET for $seconds; new inputs go to a scratch corpus,
 # the committed seeds in fuzz/corpus/TARGET are only read.
