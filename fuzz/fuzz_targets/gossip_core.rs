@@ -223,6 +223,35 @@ fn remap_owners(state: &mut GossipState) {
     }
 }
 
+/// A raw message `[len u16 LE][protobuf bytes]`, its owners mapped onto the
+/// pool when `remap`; `Some(None)` when the bytes do not decode (the
+/// transport would have dropped it).
+fn raw<M: Message + Default>(
+    r: &mut Reader,
+    remap: bool,
+    state: impl FnOnce(&mut M) -> Option<&mut GossipState>,
+) -> Option<Option<M>> {
+    let n = usize::from(r.u16()?);
+    let Ok(mut m) = M::decode(r.bytes(n)?) else {
+        return Some(None);
+    };
+    if remap && let Some(s) = state(&mut m) {
+        remap_owners(s);
+    }
+    Some(Some(m))
+}
+
+/// One of our requests in flight (or, past the end, a token never issued).
+fn take_token(pending: &mut BTreeMap<u64, String>, pick: u8) -> RequestToken {
+    let token = pending
+        .keys()
+        .nth(usize::from(pick) % (pending.len() + 1))
+        .copied()
+        .unwrap_or(u64::from(pick));
+    pending.remove(&token);
+    RequestToken(token)
+}
+
 /// What the core promises about every message it writes: a request always
 /// carries state, and no owner in it is empty (both crash Go, Q-G10).
 fn check_sent_state(state: &GossipState) {
@@ -363,15 +392,11 @@ fn run(data: &[u8]) -> Option<()> {
                     _ => String::new(),
                 };
                 let request = if op == 0 {
-                    let n = usize::from(r.u16()?);
-                    let Ok(mut request) = GossipRequest::decode(r.bytes(n)?) else {
+                    let remap = from & 0x80 != 0;
+                    let Some(request) = raw::<GossipRequest>(&mut r, remap, |m| m.state.as_mut())?
+                    else {
                         continue;
                     };
-                    if from & 0x80 != 0
-                        && let Some(s) = request.state.as_mut()
-                    {
-                        remap_owners(s);
-                    }
                     request
                 } else {
                     GossipRequest {
@@ -395,41 +420,28 @@ fn run(data: &[u8]) -> Option<()> {
             }
             2 | 3 => {
                 let pick = r.byte()?;
-                let token = pending
-                    .keys()
-                    .nth(usize::from(pick) % (pending.len() + 1))
-                    .copied()
-                    .unwrap_or(u64::from(pick));
-                pending.remove(&token);
+                let token = take_token(&mut pending, pick);
                 let response = if op == 2 {
-                    let n = usize::from(r.u16()?);
-                    let Ok(mut response) = GossipResponse::decode(r.bytes(n)?) else {
+                    let remap = pick & 0x80 != 0;
+                    let Some(response) =
+                        raw::<GossipResponse>(&mut r, remap, |m| m.state.as_mut())?
+                    else {
                         continue;
                     };
-                    if pick & 0x80 != 0
-                        && let Some(s) = response.state.as_mut()
-                    {
-                        remap_owners(s);
-                    }
                     response
                 } else {
                     GossipResponse {
                         state: Some(r.state()?),
                     }
                 };
-                let out = core.on_gossip_response(RequestToken(token), response, now);
+                let out = core.on_gossip_response(token, response, now);
                 check_outcome(&core, &out, &mut pending);
                 check_peer_input(&core, &before, seq_before, &entries(&core));
             }
             4 => {
                 let pick = r.byte()?;
-                let token = pending
-                    .keys()
-                    .nth(usize::from(pick) % (pending.len() + 1))
-                    .copied()
-                    .unwrap_or(u64::from(pick));
-                pending.remove(&token);
-                let out = core.on_request_failed(RequestToken(token), now);
+                let token = take_token(&mut pending, pick);
+                let out = core.on_request_failed(token, now);
                 check_outcome(&core, &out, &mut pending);
                 assert_eq!(entries(&core), before, "a failed request changed the state");
             }
