@@ -2,26 +2,19 @@
 //! `fuzzing`, hidden from the docs; not part of the API).
 //!
 //! Why it exists: the router and the batch check are crate-private and are
-//! otherwise reached only through a socket and a gRPC stream. [`route_frame`]
-//! builds the same pieces [`Remote::serve`](super::Remote::serve) builds (a
-//! router with a gossip handler, waiting requests, the endpoint table) on a
-//! tokio runtime that is never driven, decodes one `RemoteMessage` frame and
-//! routes its batch exactly as an inbound stream does. Everything the router
-//! does synchronously runs: table checks, body decoding, dead letters, replies
-//! queued on endpoints (which parses the fuzzer's addresses). The tasks it
-//! would spawn (a gossip handler call, an endpoint that would dial a
-//! fuzzer-chosen address) are dropped unpolled with the runtime, so nothing
-//! touches the network.
-
-use std::sync::Arc;
+//! otherwise reached only through a gRPC stream. [`route_frame`] starts a
+//! remote with [`Remote::serve`] (so it is built exactly as a node builds it,
+//! with a gossip handler) on a tokio runtime that is never driven, decodes one
+//! `RemoteMessage` frame and routes its batch exactly as an inbound stream
+//! does. Everything the router does synchronously runs: table checks, body
+//! decoding, dead letters, replies queued on endpoints (which parses the
+//! fuzzer's addresses). The tasks it would spawn (the server, a gossip handler
+//! call, an endpoint that would dial a fuzzer-chosen address) are dropped
+//! unpolled with the runtime, so nothing is accepted or dialled.
 
 use prost::Message;
 
-use super::{
-    BlockList, Handlers, RemoteConfig, RemoteMetrics, RemoteMetricsSnapshot,
-    endpoint::EndpointContext, endpoint_manager::EndpointManager, event::EventSink, inbound,
-    pending::PendingRequests, router::Router, tasks::Tasks,
-};
+use super::{Handlers, Remote, RemoteConfig, RemoteMetricsSnapshot, inbound};
 use crate::wire::proto::{
     cluster::GossipResponse,
     remote::{RemoteMessage, remote_message::MessageType},
@@ -35,61 +28,46 @@ pub const FUZZ_ADDRESS: &str = "127.0.0.1:8090";
 pub const FUZZ_WAITING_REQUESTS: u64 = 2;
 
 /// Decodes `frame` as a `RemoteMessage` and, when it is a batch, routes it
-/// through a fresh router as an inbound stream would. Returns the counters,
+/// through a fresh remote as an inbound stream would. Returns the counters,
 /// or `None` when the frame does not decode (tonic would fail the stream).
 ///
 /// # Panics
-/// Only if tokio cannot build a current-thread runtime.
+/// When tokio cannot build a runtime, loopback cannot be bound, or the
+/// remote does not start: the harness is broken, not the input.
 pub fn route_frame(frame: &[u8]) -> Option<RemoteMetricsSnapshot> {
     let message = RemoteMessage::decode(frame).ok()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
         .build()
-        .expect("a current-thread runtime without drivers");
+        .expect("a current-thread runtime");
     let _context = runtime.enter();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| {
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l)
+        })
+        .expect("a loopback listener");
     let config = RemoteConfig {
         system_id: "fuzz-node".into(),
+        advertised_address: Some(FUZZ_ADDRESS.into()),
         ..RemoteConfig::default()
     };
-    let address = FUZZ_ADDRESS.to_owned();
-    let tasks = Tasks::new();
-    let metrics = Arc::new(RemoteMetrics::default());
-    let block_list = Arc::new(BlockList::default());
-    let pending = Arc::new(PendingRequests::default());
-    let events = EventSink::new(config.event_capacity);
-    let endpoints = Arc::new(EndpointManager::new(
-        Arc::new(EndpointContext::new(
-            config.clone(),
-            address.clone(),
-            Arc::clone(&metrics),
-            Arc::clone(&block_list),
-            Arc::clone(&pending),
-            events,
-            tasks.clone(),
-        )),
-        block_list,
-        Arc::clone(&metrics),
-        config.endpoint_queue_capacity,
-        tasks.clone(),
-    ));
     let handlers =
         Handlers::new().with_gossip(|_sender, _request| async { GossipResponse::default() });
-    let router = Arc::new(Router::new(
-        address,
-        handlers,
-        Arc::clone(&pending),
-        endpoints,
-        config.event_capacity,
-        Arc::clone(&metrics),
-        tasks,
-    ));
+    // `serve` awaits nothing, and a current-thread `block_on` returns as soon
+    // as its future is ready, before it runs any spawned task.
+    let handle = runtime
+        .block_on(Remote::serve(listener, config, handlers))
+        .expect("the remote starts");
+    let inner = &handle.inner;
     // Keep the receivers, so an answer to `future$N` completes a request.
     let _waiting: Vec<_> = (0..FUZZ_WAITING_REQUESTS)
-        .map(|_| pending.register())
+        .map(|_| inner.pending.register())
         .collect();
     if let Some(MessageType::MessageBatch(batch)) = &message.message_type {
-        inbound::route_batch(&router, &metrics, batch, "fuzz");
+        inbound::route_batch(&inner.router, &inner.metrics, batch, "fuzz");
     }
-    Some(metrics.snapshot())
+    Some(handle.metrics())
 }
 
 #[cfg(test)]
