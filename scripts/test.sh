@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and test of protogossip: formatting, lints, the no_std
 # build, the Rust tests (unit, golden-vector replay, simulations, interop),
-# the Go side (vet, vector regeneration check), that a library user compiles
-# none of the CLI's dependencies, and the package (`cargo publish
-# --dry-run`). `.ci/run` calls exactly this script. Needs Rust (rustup) and
-# Go; the Debian packages below are installed when missing.
+# the Go side (vet, vector regeneration check), the fuzz targets (60 s each),
+# that a library user compiles none of the CLI's dependencies, and the
+# package (`cargo publish --dry-run`). `.ci/run` calls exactly this script.
+# Needs Rust (rustup) and Go; the Debian packages below are installed when
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -98,6 +99,9 @@ cargo test --all-features 2>&1 | tee "$log"
 step "golden vectors replayed"
 cargo test --all-features --test compat -- --nocapture 2>&1 | grep -E '^replayed [0-9]+ vector cases' \
   || { echo "the vector replay did not report its count" >&2; exit 1; }
+
+step "fuzz targets (scripts/fuzz.sh: build, then each target 60 s, two at a time)"
+scripts/fuzz.sh 60
 
 step "Go: vet and tests (go-interop)"
 (cd go-interop && go vet ./... && go test ./... 2>&1 | tee -a "$log")

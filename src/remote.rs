@@ -52,6 +52,9 @@ mod endpoint;
 mod endpoint_manager;
 mod error;
 mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod inbound;
 mod metrics;

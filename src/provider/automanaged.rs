@@ -153,6 +153,16 @@ impl NodeModel {
         out.into_bytes()
     }
 
+    /// Reads a `/_health` body as Go's poller does; `Ok(None)` is Go's
+    /// `null` body. The body comes from any host we poll, so this is one of
+    /// the decoders the fuzz targets cover.
+    ///
+    /// # Errors
+    /// [`PollError::Body`] when the body is not a node model (or `null`).
+    pub fn from_health_body(body: &[u8]) -> Result<Option<Self>, PollError> {
+        serde_json::from_slice::<Option<Self>>(body).map_err(|e| PollError::Body(format!("{e}")))
+    }
+
     /// The member this node model describes.
     pub fn to_member(&self) -> Option<Member> {
         Some(Member {
@@ -222,8 +232,7 @@ pub async fn poll_host(
             .await
             .map_err(|e| PollError::Body(format!("{e}")))?
             .to_bytes();
-        serde_json::from_slice::<Option<NodeModel>>(&body)
-            .map_err(|e| PollError::Body(format!("{e}")))
+        NodeModel::from_health_body(&body)
     };
     tokio::time::timeout(timeout, fetch)
         .await

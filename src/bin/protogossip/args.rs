@@ -126,18 +126,25 @@ impl NodeArgs {
     /// setting is checked, so a node that fails to start after this could
     /// not bind or reach something (exit 1), never a bad setting (exit 2).
     pub fn into_settings(self) -> Result<NodeSettings, ArgsError> {
-        let merged = match &self.config {
+        match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     ArgsError(format!("cannot read config file {}: {e}", path.display()))
                 })?;
-                let file: NodeArgs = toml::from_str(&text)
-                    .map_err(|e| ArgsError(format!("config file {}: {e}", path.display())))?;
-                self.or(file)
+                let source = path.display().to_string();
+                self.with_config_text(&text, &source)
             }
-            None => self,
-        };
-        merged.build()
+            None => self.build(),
+        }
+    }
+
+    /// Builds the node's configuration from these options and the text of a
+    /// config file (`source` names it in errors). The fuzz target
+    /// `config_toml` (`fuzz/`) compiles this file and calls this directly.
+    pub fn with_config_text(self, text: &str, source: &str) -> Result<NodeSettings, ArgsError> {
+        let file: NodeArgs =
+            toml::from_str(text).map_err(|e| ArgsError(format!("config file {source}: {e}")))?;
+        self.or(file).build()
     }
 
     fn build(self) -> Result<NodeSettings, ArgsError> {
@@ -395,8 +402,9 @@ mod tests {
             seeds: Some(vec!["127.0.0.1:7001".into(), "127.0.0.1:7002".into()]),
             ..Default::default()
         }
-        .into_config()
-        .unwrap();
+        .into_settings()
+        .unwrap()
+        .config;
         assert_eq!(
             c.provider,
             ProviderConfig::Static(StaticConfig::seeds(["127.0.0.1:7001", "127.0.0.1:7002"]))
