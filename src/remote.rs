@@ -69,16 +69,14 @@ mod tasks;
 mod tls;
 
 use std::{
-    sync::{Arc, Mutex, PoisonError, Weak},
+    sync::{Arc, Mutex, PoisonError, Weak, atomic::Ordering},
     time::Duration,
 };
 
 use tokio::{net::TcpListener, sync::broadcast, task::JoinHandle};
 use tracing::{info, warn};
 
-pub use actor::{
-    Actor, ActorContext, ActorOptions, DEFAULT_MAILBOX_CAPACITY, FnActor, from_fn,
-};
+pub use actor::{Actor, ActorContext, ActorOptions, DEFAULT_MAILBOX_CAPACITY, FnActor, from_fn};
 pub use address::parse_address;
 pub use block_list::BlockList;
 pub use config::{
@@ -336,10 +334,12 @@ impl RemoteHandle {
             .host
             .ask_body(target, body, Header::new(), timeout)
             .await?;
-        answer.into_wire().map_err(|m| TransportError::UnexpectedType {
-            expected: "a cluster message".into(),
-            found: m.type_name().to_owned(),
-        })
+        answer
+            .into_wire()
+            .map_err(|m| TransportError::UnexpectedType {
+                expected: "a cluster message".into(),
+                found: m.type_name().to_owned(),
+            })
     }
 
     /// The application's message types: register a type before messages of
@@ -546,18 +546,18 @@ impl RemoteHandle {
     /// requests fail with `ShuttingDown`. A second call waits for the first.
     pub async fn shutdown(&self, graceful: bool) {
         let inner = &self.inner;
+        if graceful && inner.tasks.is_running() {
+            // Before our inbound streams say goodbye (after which peers
+            // report AddressTerminated), watchers of our actors get
+            // Terminated{Stopped}.
+            self.stop_actors_and_flush().await;
+        }
         if !inner.tasks.begin_shutdown(graceful) {
             inner.tasks.ended().await;
             return;
         }
         info!(address = %self.address(), graceful, "remote shutting down");
-        if inner.host.stop_all(graceful) > 0 {
-            // Let the watchers' Terminated leave before the endpoints close.
-            inner
-                .endpoints
-                .drained(inner.shutdown_grace.min(FLUSH_LIMIT))
-                .await;
-        }
+        inner.host.stop_all(graceful);
         inner.endpoints.close_all(&TerminationReason::Shutdown);
         inner.pending.fail_all(&TransportError::ShuttingDown);
         let grace = if graceful {
@@ -579,6 +579,24 @@ impl RemoteHandle {
                 let _ = server.await;
             }
             inner.tasks.ended().await;
+        }
+    }
+
+    /// Stops every hosted actor, telling their watchers, and waits (at most
+    /// [`FLUSH_LIMIT`]) until the `Terminated` for other nodes have been
+    /// handed to their streams.
+    async fn stop_actors_and_flush(&self) {
+        let inner = &self.inner;
+        let batches = || inner.metrics.outbound_batches.load(Ordering::Relaxed);
+        let before = batches();
+        if inner.host.stop_all(true) == 0 {
+            return;
+        }
+        let limit = inner.shutdown_grace.min(FLUSH_LIMIT);
+        let deadline = tokio::time::Instant::now() + limit;
+        inner.endpoints.drained(limit).await;
+        while batches() == before && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 }

@@ -126,10 +126,7 @@ mod tests {
         let p = PendingRequests::default();
         let (id, rx) = p.register();
         assert!(p.contains(&id));
-        assert!(p.complete(
-            &id,
-            Ok(WireMessage::from(GossipResponse::default()).into())
-        ));
+        assert!(p.complete(&id, Ok(WireMessage::from(GossipResponse::default()).into())));
         assert!(
             !p.complete(&id, Err(TransportError::Timeout)),
             "late answer"

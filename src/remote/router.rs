@@ -36,8 +36,7 @@ use super::{
     tasks::Tasks,
 };
 use crate::wire::{
-    DecodeError,
-    WireMessage,
+    DecodeError, WireMessage,
     proto::{
         actor::{DeadLetterResponse, Pid, Terminated, TerminatedReason},
         cluster::ActivationResponse,
@@ -250,10 +249,8 @@ impl Router {
             return;
         }
         if let Route::Future(id) = route {
-            let is_dead_letter = matches!(
-                message.as_wire(),
-                Some(WireMessage::DeadLetterResponse(_))
-            );
+            let is_dead_letter =
+                matches!(message.as_wire(), Some(WireMessage::DeadLetterResponse(_)));
             let result = match message.into_wire() {
                 Ok(WireMessage::DeadLetterResponse(d)) => {
                     Err(TransportError::DeadLetter { target: d.target })

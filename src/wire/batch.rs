@@ -327,9 +327,23 @@ mod tests {
     fn raw_messages_share_the_type_table() {
         let mut b = BatchBuilder::new();
         let t = pid("a:1", "echo", 0);
-        b.push_raw(&t, None, "myapp.Ping", SERIALIZER_JSON, b"{}".to_vec(), None);
+        b.push_raw(
+            &t,
+            None,
+            "myapp.Ping",
+            SERIALIZER_JSON,
+            b"{}".to_vec(),
+            None,
+        );
         b.push(&t, None, &GossipResponse::default().into(), None);
-        b.push_raw(&t, None, "myapp.Ping", SERIALIZER_PROTOBUF, vec![8, 1], None);
+        b.push_raw(
+            &t,
+            None,
+            "myapp.Ping",
+            SERIALIZER_PROTOBUF,
+            vec![8, 1],
+            None,
+        );
         let batch = b.build();
         assert_eq!(batch.type_names, ["myapp.Ping", "cluster.GossipResponse"]);
         let e = &batch.envelopes;

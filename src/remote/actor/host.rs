@@ -227,13 +227,8 @@ impl Host {
         RemoteMetrics::inc(&self.metrics.actors_started);
         debug!(pid = ?cell.pid, "actor started");
         let pid = cell.pid.clone();
-        self.tasks.spawn(run(
-            Arc::clone(self),
-            cell,
-            actor,
-            mailbox_rx,
-            system_rx,
-        ));
+        self.tasks
+            .spawn(run(Arc::clone(self), cell, actor, mailbox_rx, system_rx));
         Ok(pid)
     }
 
@@ -250,7 +245,7 @@ impl Host {
 
     /// Stops every actor (the remote is shutting down). Graceful: their
     /// watchers are told now, while the endpoints still take messages.
-    /// Returns how many `Terminated` were sent.
+    /// Returns how many `Terminated` went to other nodes.
     pub(crate) fn stop_all(&self, graceful: bool) -> usize {
         let cells: Vec<_> = self.actors().drain().map(|(_, c)| c).collect();
         let mut told = 0;
@@ -417,10 +412,13 @@ impl Host {
     }
 
     /// Tells every watcher of `cell` that it stopped (once); returns how
-    /// many there were.
+    /// many of them are on other nodes.
     fn tell_watchers(&self, cell: &Cell) -> usize {
         let watchers = cell.watchers().take().unwrap_or_default();
-        let n = watchers.len();
+        let n = watchers
+            .iter()
+            .filter(|w| w.address != self.address)
+            .count();
         for w in watchers {
             self.send_terminated(w, &cell.pid, TerminatedReason::Stopped);
         }
@@ -541,7 +539,10 @@ impl Host {
     fn finish(&self, cell: &Arc<Cell>, mut mailbox: mpsc::Receiver<Envelope>) {
         {
             let mut actors = self.actors();
-            if actors.get(&cell.pid.id).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            if actors
+                .get(&cell.pid.id)
+                .is_some_and(|c| Arc::ptr_eq(c, cell))
+            {
                 actors.remove(&cell.pid.id);
             }
         }
@@ -609,9 +610,8 @@ async fn run<A: Actor>(
             RemoteMetrics::inc(&host.metrics.actor_panics);
             error!(pid = ?cell.pid, panic = %what, "actor panicked; stopping it");
             host.stop(&cell.pid.id);
-            let failed = ActorMessage::from(WireMessage::from(
-                crate::wire::proto::actor::PoisonPill {},
-            ));
+            let failed =
+                ActorMessage::from(WireMessage::from(crate::wire::proto::actor::PoisonPill {}));
             host.dead_letter(&cell.pid, ctx.sender.take(), &failed);
             break;
         }
