@@ -469,10 +469,7 @@ impl RemoteHandle {
         R: prost::Message + prost::Name + Default + 'static,
         M: prost::Message + prost::Name + 'static,
     {
-        let raw = self.types().encode(message)?;
-        self.ask(target, raw, Header::new(), timeout)
-            .await?
-            .into_message()
+        self.inner.host.request(target, message, timeout).await
     }
 
     /// Requests an already serialized message with a header; the answer
@@ -492,12 +489,15 @@ impl RemoteHandle {
 
     /// Blocks `system_id` for good: its handshakes are answered
     /// `blocked = true`, its batches dropped, and its address (if known) is
-    /// no longer dialled; an open endpoint to it is closed.
+    /// no longer dialled; an open endpoint to it is closed, and hosted
+    /// actors watching PIDs there get `Terminated{AddressTerminated}`.
     pub fn block(&self, system_id: &str) {
         let address = self.inner.block_list.block(system_id);
         warn!(%system_id, ?address, "blocking peer");
         if let Some(a) = address {
             self.inner.endpoints.remove(&a, TerminationReason::Blocked);
+            // Our actors watching PIDs there hear it now, endpoint or not.
+            self.inner.host.address_terminated(&a);
         }
     }
 
@@ -508,12 +508,16 @@ impl RemoteHandle {
     }
 
     /// Closes and forgets the endpoint to `address` (the peer left the
-    /// topology). Queued messages fail; a later send dials afresh. True when
-    /// there was an endpoint.
+    /// topology). Queued messages fail; a later send dials afresh; hosted
+    /// actors watching PIDs there get `Terminated{AddressTerminated}`. True
+    /// when there was an endpoint.
     pub fn remove_endpoint(&self, address: &str) -> bool {
-        self.inner
+        let removed = self
+            .inner
             .endpoints
-            .remove(address, TerminationReason::Removed)
+            .remove(address, TerminationReason::Removed);
+        self.inner.host.address_terminated(address);
+        removed
     }
 
     /// Addresses we currently have an endpoint for.

@@ -493,54 +493,21 @@ async fn local_watch_and_stop_and_poison_pill() {
 async fn unknown_type_and_bad_body_are_dead_lettered_and_the_actor_goes_on() {
     let (a, b) = (node().await, node().await);
     let echo = b.spawn_named("echo", Echo).unwrap();
-    let unknown = a
-        .ask(
-            echo.clone(),
-            RawMessage::new("myapp.Unknown", 0, vec![]),
-            Header::new(),
-            REQ,
-        )
-        .await;
-    assert!(
-        matches!(unknown, Err(TransportError::DeadLetter { .. })),
-        "{unknown:?}"
-    );
-    let bad = a
-        .ask(
-            echo.clone(),
-            RawMessage::new("protogossip.test.Ping", 0, vec![0x0a, 0x10, 0x01]),
-            Header::new(),
-            REQ,
-        )
-        .await;
-    assert!(
-        matches!(bad, Err(TransportError::DeadLetter { .. })),
-        "{bad:?}"
-    );
-    let bad_json = a
-        .ask(
-            echo.clone(),
-            RawMessage::new("protogossip.test.Ping", 1, b"{not json".to_vec()),
-            Header::new(),
-            REQ,
-        )
-        .await;
-    assert!(
-        matches!(bad_json, Err(TransportError::DeadLetter { .. })),
-        "{bad_json:?}"
-    );
-    let json_unregistered = a
-        .ask(
-            echo.clone(),
-            RawMessage::new("protogossip.test.Pong", 1, b"{}".to_vec()),
-            Header::new(),
-            REQ,
-        )
-        .await;
-    assert!(matches!(
-        json_unregistered,
-        Err(TransportError::DeadLetter { .. })
-    ));
+    let cases = [
+        RawMessage::new("myapp.Unknown", 0, vec![]),
+        RawMessage::new("protogossip.test.Ping", 0, vec![0x0a, 0x10, 0x01]),
+        RawMessage::new("protogossip.test.Ping", 1, b"{not json".to_vec()),
+        // Pong is registered for protobuf only.
+        RawMessage::new("protogossip.test.Pong", 1, b"{}".to_vec()),
+    ];
+    for raw in cases {
+        let what = format!("{raw:?}");
+        let r = a.ask(echo.clone(), raw, Header::new(), REQ).await;
+        assert!(
+            matches!(r, Err(TransportError::DeadLetter { .. })),
+            "{what}: {r:?}"
+        );
+    }
     let m = b.metrics();
     assert_eq!(m.envelopes_unknown_type, 1, "{m:?}");
     assert_eq!(m.envelopes_malformed, 2, "{m:?}");
@@ -704,5 +671,20 @@ async fn local_tell_decodes_through_the_registry_with_its_header() {
     let (header, p) = rx.recv().await.unwrap();
     assert_eq!(header.get("k").map(String::as_str), Some("v"));
     assert_eq!(p, Some(ping("local")));
+    h.shutdown(true).await;
+}
+
+#[tokio::test]
+async fn a_watch_that_cannot_be_sent_is_answered_address_terminated() {
+    let h = node().await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let w = h.spawn_named("watcher", watcher(tx)).unwrap();
+    let nowhere = pid("not an address", "x");
+    watch(&h, &w, &nowhere).await;
+    let t = next_terminated(&mut rx).await;
+    assert_eq!(
+        (t.who, t.why),
+        (Some(nowhere), TerminatedReason::AddressTerminated as i32)
+    );
     h.shutdown(true).await;
 }

@@ -266,11 +266,7 @@ impl ActorContext {
         R: prost::Message + prost::Name + Default + 'static,
         M: prost::Message + prost::Name + 'static,
     {
-        let raw = self.types().encode(message)?;
-        self.host
-            .ask(target, raw, Header::new(), timeout)
-            .await?
-            .into_message()
+        self.host.request(target, message, timeout).await
     }
 
     /// Watches `pid`: this actor gets `actor.Terminated` when it stops

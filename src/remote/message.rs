@@ -235,6 +235,19 @@ struct Codec {
     json: Option<(JsonDecode, JsonEncode)>,
 }
 
+impl Codec {
+    fn of<M: prost::Message + Default + Send + Sync + 'static>(
+        json: Option<(JsonDecode, JsonEncode)>,
+    ) -> Self {
+        Self {
+            type_id: TypeId::of::<M>(),
+            rust_name: std::any::type_name::<M>(),
+            protobuf: decode_protobuf::<M>,
+            json,
+        }
+    }
+}
+
 fn decode_protobuf<M: prost::Message + Default + Send + Sync + 'static>(
     data: &[u8],
 ) -> Result<AppValue, prost::DecodeError> {
@@ -312,15 +325,7 @@ impl TypeRegistry {
     where
         M: prost::Message + prost::Name + Default + Send + Sync + 'static,
     {
-        self.insert(
-            M::full_name(),
-            Codec {
-                type_id: TypeId::of::<M>(),
-                rust_name: std::any::type_name::<M>(),
-                protobuf: decode_protobuf::<M>,
-                json: None,
-            },
-        )
+        self.insert(M::full_name(), Codec::of::<M>(None))
     }
 
     /// Registers `M` as [`Self::register`] does, and for JSON (serializer
@@ -343,12 +348,7 @@ impl TypeRegistry {
     {
         self.insert(
             M::full_name(),
-            Codec {
-                type_id: TypeId::of::<M>(),
-                rust_name: std::any::type_name::<M>(),
-                protobuf: decode_protobuf::<M>,
-                json: Some((decode_json::<M>, encode_json::<M>)),
-            },
+            Codec::of::<M>(Some((decode_json::<M>, encode_json::<M>))),
         )
     }
 

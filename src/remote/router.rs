@@ -344,7 +344,7 @@ impl Router {
     }
 
     /// Sends an answer, with no sender of our own (so nobody answers it).
-    pub(crate) fn reply(self: &Arc<Self>, to: Pid, message: WireMessage) {
+    fn reply(self: &Arc<Self>, to: Pid, message: WireMessage) {
         if let Err(e) = self.send(to, message, None) {
             debug!(error = %e, "could not send reply");
         }

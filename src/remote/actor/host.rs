@@ -313,6 +313,24 @@ impl Host {
             .await
     }
 
+    /// Requests `message` (serialized as the registry says) and decodes the
+    /// answer as `R`.
+    pub(crate) async fn request<R, M>(
+        &self,
+        target: Pid,
+        message: &M,
+        timeout: Duration,
+    ) -> Result<R, TransportError>
+    where
+        R: prost::Message + prost::Name + Default + 'static,
+        M: prost::Message + prost::Name + 'static,
+    {
+        let raw = self.types.encode(message)?;
+        self.ask(target, raw, Header::new(), timeout)
+            .await?
+            .into_message()
+    }
+
     /// A message nobody will handle: counted, and a requester gets
     /// `DeadLetterResponse{target}` (never in answer to one).
     fn dead_letter(&self, target: &Pid, sender: Option<Pid>, message: &ActorMessage) {
