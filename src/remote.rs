@@ -351,11 +351,14 @@ impl RemoteHandle {
     /// Hosts `actor` under the id `name` (Go's `SpawnNamed`) and returns its
     /// PID `{our address, name}`, which Go can send to, request and watch.
     ///
-    /// ```no_run
-    /// # async fn demo(remote: protogossip::remote::RemoteHandle) -> Result<(), Box<dyn std::error::Error>> {
-    /// use protogossip::remote::{Actor, ActorContext, ActorMessage};
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use protogossip::remote::{Actor, ActorContext, ActorMessage, Handlers, Remote, RemoteConfig};
     /// use protogossip::wire::proto::actor::Pid;
     /// use std::time::Duration;
+    ///
+    /// let remote = Remote::start(RemoteConfig::default(), Handlers::new()).await?;
     ///
     /// struct Echo;
     /// impl Actor for Echo {
@@ -372,6 +375,7 @@ impl RemoteHandle {
     ///     .request_message(echo.clone(), &echo, Duration::from_secs(1))
     ///     .await?;
     /// assert_eq!(answer, echo);
+    /// remote.shutdown(true).await;
     /// # Ok(()) }
     /// ```
     ///
