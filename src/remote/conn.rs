@@ -164,6 +164,11 @@ impl Stream for Incoming {
             match this.admission.admit(peer.ip()) {
                 Ok(permit) => {
                     RemoteMetrics::inc(&this.metrics.inbound_connections_accepted);
+                    // tonic's `tcp_nodelay` applies only to sockets it accepts
+                    // itself; we accept them, so set it here (request latency).
+                    if let Err(e) = io.set_nodelay(true) {
+                        tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted socket");
+                    }
                     return Poll::Ready(Some(Ok(InboundConn::new(
                         io,
                         peer,

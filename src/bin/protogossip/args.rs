@@ -388,8 +388,6 @@ mod tests {
     }
 
     #[test]
-    fn seeds_parse() {
-        let m = parse_seed("abc@10.0.0.1:8090").unwrap();
     fn seeds_are_host_port() {
         assert_eq!(parse_seed("10.0.0.1:8090").unwrap(), "10.0.0.1:8090");
         let e = parse_seed("abc@10.0.0.1:8090").unwrap_err();
