@@ -220,3 +220,76 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
         n.shutdown(true).await.unwrap();
     }
 }
+
+fn node_value(id: &str, port: u16) -> String {
+    format!(
+        r#"{{"id":"{id}","name":"{id}","host":"127.0.0.1","address":"127.0.0.1","port":{port},"kinds":[],"alive":true}}"#
+    )
+}
+
+/// A watch etcd cancels because its revision was compacted away (what a
+/// watcher that fell behind during a long disconnection gets): one response
+/// with `canceled` and `compact_revision`, then nothing on a stream that
+/// stays open. The directory watch detects it, reads the directory again
+/// (the changes made in the gap, a delete among them, are all in its view)
+/// and follows the changes after that read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_watch_is_read_again_and_followed() {
+    use protogossip::provider::etcd::DirectoryWatch;
+    let etcd = start_etcd().await;
+    let mut client = Client::connect([&etcd.endpoint], None).await.unwrap();
+    let prefix = "/protoactor/cw/";
+    let key = |id: &str| format!("{prefix}{id}");
+    let old = client
+        .put(key("A"), node_value("A", 1), None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    // The gap: B and C join, A leaves, then etcd compacts it all away.
+    client
+        .put(key("B"), node_value("B", 2), None)
+        .await
+        .unwrap();
+    client
+        .put(key("C"), node_value("C", 3), None)
+        .await
+        .unwrap();
+    let last = client
+        .delete(key("A"), None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    client.compact(last, None).await.unwrap();
+
+    // A watcher still at A's revision.
+    let mut dir = DirectoryWatch::resume(client.clone(), prefix, old, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(dir.recoveries(), 0);
+    tokio::time::timeout(Duration::from_secs(10), dir.changed())
+        .await
+        .expect("the cancelled watch is detected and the directory read within 10 s");
+    assert_eq!(dir.recoveries(), 1, "one recovery");
+    let ids = |dir: &DirectoryWatch| {
+        dir.by_key()
+            .values()
+            .map(|m| m.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&dir), ["B", "C"], "the view after the re-read");
+
+    // The new watch starts right after the read: the next change arrives.
+    client
+        .put(key("D"), node_value("D", 4), None)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), dir.changed())
+        .await
+        .expect("the change after the re-read arrives within 10 s");
+    assert_eq!(ids(&dir), ["B", "C", "D"]);
+    assert_eq!(dir.recoveries(), 1, "no further recovery");
+}
