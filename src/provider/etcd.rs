@@ -18,6 +18,12 @@
 //! (`reannounce_after`); a Go node that missed us takes that Put as a new
 //! member.
 //!
+//! A second fix: when etcd cancels our watch (its revision was compacted,
+//! e.g. after a long disconnection) or the stream ends, we read the
+//! directory again and watch from that read; Go re-watches from "now" and
+//! misses what changed in between (docs/go-quirks.md#q-m12,
+//! [`DirectoryWatch`]).
+//!
 //! Differences that Go cannot see: we read and watch `<base>/<cluster>/`
 //! *with* the trailing slash (Go's prefix also matches clusters whose name
 //! merely starts with ours), we key members by the etcd key in both the
