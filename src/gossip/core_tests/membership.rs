@@ -396,13 +396,7 @@ fn a_blocked_members_left_is_relayed_until_the_retention_ends() {
     for q in a.tick(UnixMillis(300), &mut r).requests {
         a.on_request_failed(q.token, UnixMillis(350));
     }
-    let left = GossipRequest {
-        from_member_id: "a".into(),
-        state: Some(state_of(
-            "b",
-            &[(LEFT_KEY, 2, pack(&crate::wire::Empty {}))],
-        )),
-    };
+    let left = left_request("b", 2);
     a.on_gossip_request("127.0.0.1:2", left, UnixMillis(400));
     assert!(a.is_blocked("b"));
     // The next request to c carries b's `left`.
@@ -437,13 +431,7 @@ fn zero_state_retention_purges_at_the_block() {
     };
     let mut a = core_for("a", config);
     heartbeat_from(&mut a, "b", "127.0.0.1:2", 1, 100);
-    let left = GossipRequest {
-        from_member_id: "a".into(),
-        state: Some(state_of(
-            "b",
-            &[(LEFT_KEY, 2, pack(&crate::wire::Empty {}))],
-        )),
-    };
+    let left = left_request("b", 2);
     a.on_gossip_request("127.0.0.1:2", left, UnixMillis(400));
     assert!(a.is_blocked("b"));
     assert!(a.state().owner("b").is_none());
@@ -464,13 +452,7 @@ fn a_shortened_block_retention_forgets_and_old_gossip_blocks_again() {
     let mut a = core_for("a", config);
     let mut r = rng();
     heartbeat_from(&mut a, "c", "127.0.0.1:3", 1, 100);
-    let left = GossipRequest {
-        from_member_id: "a".into(),
-        state: Some(state_of(
-            "c",
-            &[(LEFT_KEY, 2, pack(&crate::wire::Empty {}))],
-        )),
-    };
+    let left = left_request("c", 2);
     a.on_gossip_request("127.0.0.1:3", left.clone(), UnixMillis(200));
     a.on_provider_snapshot(vec![member("a", 1), member("b", 2)], UnixMillis(1_000));
     assert!(a.is_blocked("c"));
@@ -492,4 +474,15 @@ fn a_shortened_block_retention_forgets_and_old_gossip_blocks_again() {
         ClusterEvent::MemberBlocked { id, reason: BlockReason::Left } if id.as_str() == "c"
     )));
     assert!(!a.active_members().contains_key("c"));
+}
+
+/// A request carrying `owner`'s `left` entry with sequence `seq`.
+fn left_request(owner: &str, seq: i64) -> GossipRequest {
+    GossipRequest {
+        from_member_id: "a".into(),
+        state: Some(state_of(
+            owner,
+            &[(LEFT_KEY, seq, pack(&crate::wire::Empty {}))],
+        )),
+    }
 }
