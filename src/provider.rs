@@ -22,7 +22,14 @@ pub mod automanaged;
 pub mod etcd;
 pub mod static_list;
 
-use std::{fmt, time::Duration};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -135,6 +142,24 @@ struct ProviderTasks {
     leave: CancellationToken,
     halt: CancellationToken,
     tracker: TaskTracker,
+    metrics: Arc<ProviderMetrics>,
+}
+
+/// A provider's counters, shared by its tasks.
+#[derive(Debug, Default)]
+struct ProviderMetrics {
+    /// Times the provider lost its feed of changes (etcd: a cancelled,
+    /// compacted or ended watch) and read the directory again.
+    watch_recoveries: Arc<AtomicU64>,
+}
+
+/// A provider's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderMetricsSnapshot {
+    /// Times the provider lost its feed of changes (etcd: a cancelled,
+    /// compacted or ended watch) and read the directory again.
+    pub watch_recoveries: u64,
 }
 
 impl ProviderTasks {
@@ -144,6 +169,7 @@ impl ProviderTasks {
             leave: halt.child_token(),
             halt,
             tracker: TaskTracker::new(),
+            metrics: Arc::default(),
         }
     }
 
@@ -191,6 +217,13 @@ impl ProviderHandle {
     /// others learn members themselves).
     pub fn static_feed(&self) -> Option<static_list::StaticFeed> {
         self.static_feed.clone()
+    }
+
+    /// The provider's counters.
+    pub fn metrics(&self) -> ProviderMetricsSnapshot {
+        ProviderMetricsSnapshot {
+            watch_recoveries: self.tasks.metrics.watch_recoveries.load(Ordering::Relaxed),
+        }
     }
 
     /// Deregisters this node and stops the provider; returns when every one

@@ -196,6 +196,7 @@ pub struct Simulation {
     seq: u64,
     rng: XorShiftRng,
     groups: Option<Vec<u32>>,
+    cut: BTreeSet<(usize, usize)>,
     stats: SimStats,
 }
 
@@ -249,6 +250,7 @@ impl Simulation {
             seq: 0,
             rng,
             groups: None,
+            cut: BTreeSet::new(),
             stats: SimStats::default(),
         }
     }
@@ -354,9 +356,16 @@ impl Simulation {
         self.groups = Some(g);
     }
 
-    /// Heals any partition.
+    /// Cuts the link between members `a` and `b` (both directions): their
+    /// messages to each other are lost; each still reaches everyone else.
+    pub fn cut_link(&mut self, a: usize, b: usize) {
+        self.cut.insert((a.min(b), a.max(b)));
+    }
+
+    /// Heals any partition and every cut link.
     pub fn heal(&mut self) {
         self.groups = None;
+        self.cut.clear();
     }
 
     /// Changes the network's loss, delay and duplication.
@@ -485,6 +494,7 @@ impl Simulation {
 
     fn connected(&self, a: usize, b: usize) -> bool {
         self.groups.as_ref().is_none_or(|g| g[a] == g[b])
+            && !self.cut.contains(&(a.min(b), a.max(b)))
     }
 
     fn transmit(&mut self, _from: usize, _to: usize, len: usize) {

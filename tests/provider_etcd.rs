@@ -11,10 +11,18 @@ mod net;
 use etcd::start_etcd;
 use net::{free_port, wait_for_ids};
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use etcd_client::{Client, EventType, GetOptions, WatchOptions};
 use protogossip::provider::{self, ProviderConfig, SelfMember, etcd::EtcdConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 fn me(id: &str, port: u16) -> SelfMember {
     SelfMember {
@@ -219,4 +227,195 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
     for n in nodes {
         n.shutdown(true).await.unwrap();
     }
+}
+
+fn node_value(id: &str, port: u16) -> String {
+    format!(
+        r#"{{"id":"{id}","name":"{id}","host":"127.0.0.1","address":"127.0.0.1","port":{port},"kinds":[],"alive":true}}"#
+    )
+}
+
+/// A watch etcd cancels because its revision was compacted away (what a
+/// watcher that fell behind during a long disconnection gets): one response
+/// with `canceled` and `compact_revision`, then nothing on a stream that
+/// stays open. The directory watch detects it, reads the directory again
+/// (the changes made in the gap, a delete among them, are all in its view)
+/// and follows the changes after that read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_watch_is_read_again_and_followed() {
+    use protogossip::provider::etcd::DirectoryWatch;
+    let etcd = start_etcd().await;
+    let mut client = Client::connect([&etcd.endpoint], None).await.unwrap();
+    let prefix = "/protoactor/cw/";
+    let key = |id: &str| format!("{prefix}{id}");
+    let old = client
+        .put(key("A"), node_value("A", 1), None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    // The gap: B and C join, A leaves, then etcd compacts it all away.
+    client
+        .put(key("B"), node_value("B", 2), None)
+        .await
+        .unwrap();
+    client
+        .put(key("C"), node_value("C", 3), None)
+        .await
+        .unwrap();
+    let last = client
+        .delete(key("A"), None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    client.compact(last, None).await.unwrap();
+
+    // A watcher still at A's revision.
+    let mut dir = DirectoryWatch::resume(client.clone(), prefix, old, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(dir.recoveries(), 0);
+    tokio::time::timeout(Duration::from_secs(10), dir.changed())
+        .await
+        .expect("the cancelled watch is detected and the directory read within 10 s");
+    assert_eq!(dir.recoveries(), 1, "one recovery");
+    let ids = |dir: &DirectoryWatch| {
+        dir.by_key()
+            .values()
+            .map(|m| m.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&dir), ["B", "C"], "the view after the re-read");
+
+    // The new watch starts right after the read: the next change arrives.
+    client
+        .put(key("D"), node_value("D", 4), None)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), dir.changed())
+        .await
+        .expect("the change after the re-read arrives within 10 s");
+    assert_eq!(ids(&dir), ["B", "C", "D"]);
+    assert_eq!(dir.recoveries(), 1, "no further recovery");
+}
+
+/// A loopback TCP proxy in front of etcd that can cut every connection
+/// (and refuse new ones) and later let them through again: a provider
+/// cut off from etcd while etcd keeps serving everyone else.
+struct CutProxy {
+    addr: String,
+    down: Arc<AtomicBool>,
+    generation: Arc<Mutex<CancellationToken>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    async fn start(upstream: &str) -> CutProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let down = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(Mutex::new(CancellationToken::new()));
+        let (d, g, upstream) = (down.clone(), generation.clone(), upstream.to_owned());
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if d.load(Ordering::SeqCst) {
+                    continue; // dropped at once: refused
+                }
+                let token = g.lock().unwrap().clone();
+                let up = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut out) = TcpStream::connect(&up).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                    }
+                });
+            }
+        });
+        CutProxy {
+            addr,
+            down,
+            generation,
+            task,
+        }
+    }
+
+    /// Closes every connection and refuses new ones.
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        let mut g = self.generation.lock().unwrap();
+        g.cancel();
+        *g = CancellationToken::new();
+    }
+
+    /// Accepts connections again.
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.generation.lock().unwrap().cancel();
+    }
+}
+
+/// The whole provider cut off from etcd (its connections closed, new ones
+/// refused) while the directory changes and etcd compacts past the
+/// provider's last revision: once etcd is reachable again, the ended
+/// watch is counted, the directory read again, and the provider's view is
+/// the directory's (the member that joined in the gap in, the one that
+/// left out), which resuming the old watch could not give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_cut_off_past_a_compaction_reads_the_directory_again() {
+    let etcd = start_etcd().await;
+    let proxy = CutProxy::start(&etcd.endpoint).await;
+    let cfg = EtcdConfig {
+        endpoints: vec![proxy.addr.clone()],
+        dial_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let mut p = provider::start(ProviderConfig::Etcd(cfg), me("SysP", 9301))
+        .await
+        .unwrap();
+    let mut client = Client::connect([&etcd.endpoint], None).await.unwrap();
+    client
+        .put("/protoactor/ec/X", node_value("X", 1), None)
+        .await
+        .unwrap();
+    wait_for_ids(&p, &["X", "ec@SysP"], Duration::from_secs(10)).await;
+    assert_eq!(p.metrics().watch_recoveries, 0);
+
+    proxy.cut();
+    client
+        .put("/protoactor/ec/Y", node_value("Y", 2), None)
+        .await
+        .unwrap();
+    let rev = client
+        .delete("/protoactor/ec/X", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    client.compact(rev, None).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen: Vec<String> = p.members().borrow().iter().map(|m| m.id.clone()).collect();
+    assert_eq!(seen, ["X", "ec@SysP"], "nothing reaches a provider cut off");
+    proxy.restore();
+    let back = Instant::now();
+    wait_for_ids(&p, &["Y", "ec@SysP"], Duration::from_secs(20)).await;
+    eprintln!(
+        "provider view right again {:?} after etcd became reachable; watch recoveries {}",
+        back.elapsed(),
+        p.metrics().watch_recoveries
+    );
+    assert!(p.metrics().watch_recoveries >= 1);
+    p.shutdown(Duration::from_secs(5)).await;
 }

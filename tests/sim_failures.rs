@@ -185,3 +185,74 @@ fn lossy_duplicating_network_still_converges_without_false_blocks() {
         }
     }
 }
+
+/// A —— R —— B with no A–B link: A's graceful leave reaches R (A pushes
+/// it to every member, the push to B is lost), and R relays A's entries,
+/// `left` among them, so B learns of the leave within a few rounds instead
+/// of blocking A at the heartbeat expiration. R purges A's state after
+/// `blocked_state_retention`.
+#[test]
+fn a_leave_crosses_a_member_that_relays_it() {
+    let config = GossipConfig::default();
+    let interval = config.gossip_interval;
+    let retention = config.blocked_state_retention;
+    let mut sim = Simulation::new(SimConfig::members(3).seed(33).gossip(config));
+    let (a, r, b) = (0, 1, 2);
+    sim.cut_link(a, b);
+    sim.start();
+    sim.run_for(Duration::from_secs(3));
+    let id_a = sim.id(a).clone();
+    assert!(
+        sim.core(b).state().owner(id_a.as_str()).is_some(),
+        "B knows A's heartbeat through R"
+    );
+    sim.leave(a);
+    let took = sim
+        .run_until(interval * 20, |s| s.core(b).is_blocked(id_a.as_str()))
+        .expect("B blocks A within 20 rounds");
+    assert!(took <= interval * 6, "took {took:?}");
+    assert_eq!(
+        sim.core(b).blocked()[id_a.as_str()].reason,
+        BlockReason::Left
+    );
+    assert!(
+        sim.node(b)
+            .events
+            .iter()
+            .any(|e| matches!(&e.event, ClusterEvent::MemberLeft { id } if *id == id_a))
+    );
+    // R relays A's state for the retention, then purges it.
+    assert!(sim.core(r).state().owner(id_a.as_str()).is_some());
+    sim.run_for(retention + interval * 2);
+    assert!(sim.core(r).state().owner(id_a.as_str()).is_none());
+    assert!(sim.core(r).is_blocked(id_a.as_str()));
+}
+
+/// The same chain with the relay turned off (`blocked_state_retention` =
+/// 0, the behaviour before relaying): B only blocks A when A's heartbeat
+/// expires. Shows the test above cannot pass without the relay.
+#[test]
+fn without_the_relay_the_leave_does_not_cross() {
+    let config = GossipConfig {
+        blocked_state_retention: Duration::ZERO,
+        ..GossipConfig::default()
+    };
+    let interval = config.gossip_interval;
+    let mut sim = Simulation::new(SimConfig::members(3).seed(33).gossip(config));
+    let (a, b) = (0, 2);
+    sim.cut_link(a, b);
+    sim.start();
+    sim.run_for(Duration::from_secs(3));
+    let id_a = sim.id(a).clone();
+    sim.leave(a);
+    let took = sim
+        .run_until(Duration::from_secs(30), |s| {
+            s.core(b).is_blocked(id_a.as_str())
+        })
+        .expect("B blocks A at the expiration");
+    assert!(took > interval * 20, "took {took:?}");
+    assert_eq!(
+        sim.core(b).blocked()[id_a.as_str()].reason,
+        BlockReason::HeartbeatExpired
+    );
+}

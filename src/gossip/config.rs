@@ -80,8 +80,17 @@ pub struct GossipConfig {
     /// The protoactor-go dialect (heartbeat keys).
     pub wire_profile: WireProfile,
     /// How long a block-list entry of a member the provider no longer lists
-    /// is kept (protoactor-dotnet: 1 h). Go keeps them forever.
+    /// is kept (protoactor-dotnet: 1 h). Go keeps them forever. At least
+    /// `heartbeat_expiration`.
     pub block_retention: Duration,
+    /// How long a blocked member's gossip entries are kept, and relayed
+    /// like any other owner's, after we block it; then they are purged (at
+    /// the latest with its block entry). Go keeps them forever and keeps
+    /// relaying them, which is how a `left` crosses members that saw it
+    /// second-hand. Default: Go's `HeartbeatExpiration` (20 s): by then
+    /// every member that had the leaver's heartbeat has blocked it on its
+    /// own, so a later relay changes nothing. 0 purges at once (as before).
+    pub blocked_state_retention: Duration,
     /// Provider snapshots arriving within this window are applied as one
     /// topology change (0 = each snapshot immediately).
     pub topology_coalesce: Duration,
@@ -106,6 +115,7 @@ impl Default for GossipConfig {
             suspicion: Suspicion::default(),
             wire_profile: WireProfile::default(),
             block_retention: Duration::from_secs(3600),
+            blocked_state_retention: Duration::from_secs(20),
             topology_coalesce: Duration::ZERO,
             publish_blocked: false,
             topology_detail: TopologyDetail::default(),
@@ -140,6 +150,17 @@ pub enum ConfigError {
         /// The configured interval.
         interval_ms: u128,
     },
+    /// `block_retention` is shorter than `heartbeat_expiration`: an id
+    /// would be forgotten while peers may still relay its last heartbeat.
+    #[error(
+        "block_retention ({retention_ms} ms) must be at least heartbeat_expiration ({expiration_ms} ms)"
+    )]
+    BlockRetentionTooShort {
+        /// The configured retention.
+        retention_ms: u128,
+        /// The configured expiration.
+        expiration_ms: u128,
+    },
     /// The suspicion percentage is outside 1..=99.
     #[error("suspicion percent must be within 1..=99, got {0}")]
     SuspicionPercent(u8),
@@ -172,6 +193,12 @@ impl GossipConfig {
                 interval_ms: self.gossip_interval.as_millis(),
             });
         }
+        if self.block_retention < self.heartbeat_expiration {
+            return Err(ConfigError::BlockRetentionTooShort {
+                retention_ms: self.block_retention.as_millis(),
+                expiration_ms: self.heartbeat_expiration.as_millis(),
+            });
+        }
         match self.suspicion {
             Suspicion::FractionOfExpiration { percent } if !(1..=99).contains(&percent) => {
                 Err(ConfigError::SuspicionPercent(percent))
@@ -199,6 +226,7 @@ mod tests {
         assert_eq!(c.gossip_max_send, 50);
         assert_eq!(c.heartbeat_expiration, Duration::from_secs(20));
         assert_eq!(c.block_retention, Duration::from_secs(3600));
+        assert_eq!(c.blocked_state_retention, c.heartbeat_expiration);
         assert!(!c.publish_blocked);
         assert_eq!(c.validate(), Ok(()));
     }
@@ -223,6 +251,13 @@ mod tests {
         assert!(matches!(
             bad(|c| c.heartbeat_expiration = Duration::from_millis(300)),
             ConfigError::ExpirationTooShort { .. }
+        ));
+        assert!(matches!(
+            bad(|c| c.block_retention = Duration::from_secs(19)),
+            ConfigError::BlockRetentionTooShort {
+                retention_ms: 19_000,
+                expiration_ms: 20_000
+            }
         ));
         assert_eq!(
             bad(|c| c.suspicion = Suspicion::FractionOfExpiration { percent: 100 }),

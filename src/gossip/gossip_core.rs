@@ -13,6 +13,7 @@
 //! and `rng` (randomness for inputs that take no RNG). Its read-only
 //! queries are in `gossip_core/queries.rs`.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -52,6 +53,9 @@ pub struct GossipCore {
     consensus: ConsensusChecks,
     pending: PendingRequests,
     snapshot: Option<(Vec<Member>, UnixMillis)>,
+    /// Blocked members whose gossip entries we still hold and relay, with
+    /// when to purge them (`blocked_state_retention` after the block).
+    relayed: BTreeMap<MemberId, UnixMillis>,
     rng: DerivedRng,
 }
 
@@ -91,22 +95,29 @@ impl GossipCore {
             aliases,
             pending: PendingRequests::default(),
             snapshot: None,
+            relayed: BTreeMap::new(),
         })
     }
 
     // ----- inputs -------------------------------------------------------
 
     /// The gossip tick (every `gossip_interval`): applies a coalesced
-    /// provider snapshot that is due, expires heartbeats (blocking) and
-    /// updates statuses, writes our heartbeat key(s), and picks up to
-    /// `gossip_fan_out` random members with something to receive.
+    /// provider snapshot that is due, purges blocked members' state whose
+    /// relay time is over and forgets expired block entries, expires
+    /// heartbeats (blocking) and updates statuses, writes our heartbeat
+    /// key(s), and picks up to `gossip_fan_out` random members with
+    /// something to receive.
     pub fn tick(&mut self, now: UnixMillis, rng: &mut impl Rng) -> GossipOutcome {
         let mut out = GossipOutcome::default();
         self.rng.reseed(rng);
         self.apply_snapshot_if_due(now, &mut out);
         self.pending.expire(now, self.config.gossip_request_timeout);
+        self.purge_relayed(now);
         for id in self.members.expire_blocks(now, self.config.block_retention) {
             self.detector.forget(&id);
+            if self.relayed.remove(&id).is_some() {
+                self.forget_owner(&id);
+            }
         }
         self.detect_failures(now, &mut out);
         let heartbeat = pack(&MemberHeartbeat {
@@ -390,11 +401,47 @@ impl GossipCore {
                 reason,
             },
         );
-        // A blocked member's state is dead weight: we ignore its gossip from
-        // now on, so drop what we hold (Go keeps it forever).
-        self.forget_owner(id);
+        // We ignore a blocked member's gossip from now on, but keep what we
+        // hold for a while and relay it (its `left` above all): see
+        // `relay_then_purge`.
+        self.relay_then_purge(id, now);
         self.consensus.owner_dropped(id);
         self.detector.blocked(id, now);
+    }
+
+    /// A member was blocked or left the topology: it is no longer a gossip
+    /// target, but its entries stay in our state, and go out in our deltas
+    /// like any other owner's, for `blocked_state_retention`; then
+    /// [`Self::purge_relayed`] drops them. Go keeps them forever (it never
+    /// purges an owner), and relaying is what carries a `left` between
+    /// two members that only meet through us. The first block starts the
+    /// clock; a later call for the same id does not extend it.
+    fn relay_then_purge(&mut self, id: &MemberId, now: UnixMillis) {
+        self.watermarks.remove_target(id.as_str());
+        if let Some(alias) = self.aliases.alias_of(id.as_str()) {
+            self.watermarks.remove_target(alias.as_str());
+        }
+        if self.config.blocked_state_retention.is_zero() {
+            self.forget_owner(id);
+        } else {
+            self.relayed
+                .entry(id.clone())
+                .or_insert_with(|| now.after(self.config.blocked_state_retention));
+        }
+    }
+
+    /// Drops the state of blocked members whose relay time is over.
+    fn purge_relayed(&mut self, now: UnixMillis) {
+        let due: Vec<MemberId> = self
+            .relayed
+            .iter()
+            .filter(|(_, until)| now >= **until)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.relayed.remove(&id);
+            self.forget_owner(&id);
+        }
     }
 
     /// Drops what we hold of member `id`'s gossip, under its own id and its
@@ -439,9 +486,9 @@ impl GossipCore {
             }
             self.detector.removed(&id, now);
             out.push(now, ClusterEvent::MemberRemoved { id: id.clone() });
-            // Owners and watermarks of members gone from the topology are
-            // purged (Go keeps them forever).
-            self.forget_owner(&id);
+            // Members gone from the topology (all blocked, by Go's rule)
+            // keep their state for a while, relayed, then it is purged.
+            self.relay_then_purge(&id, now);
             self.pending.forget_target(&id);
         }
         for m in &joined {

@@ -84,6 +84,12 @@ impl Watermarks {
         }
     }
 
+    /// Forgets a member as a target only (we no longer gossip to it), and
+    /// keeps what each other target has of its state.
+    pub fn remove_target(&mut self, id: &str) {
+        self.by_target.remove(id);
+    }
+
     /// Number of (target, owner) pairs stored.
     pub fn len(&self) -> usize {
         self.by_target.values().map(BTreeMap::len).sum()

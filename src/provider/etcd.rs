@@ -18,6 +18,12 @@
 //! (`reannounce_after`); a Go node that missed us takes that Put as a new
 //! member.
 //!
+//! A second fix: when etcd cancels our watch (its revision was compacted,
+//! e.g. after a long disconnection) or the stream ends, we read the
+//! directory again and watch from that read; Go re-watches from "now" and
+//! misses what changed in between (docs/go-quirks.md#q-m12,
+//! [`DirectoryWatch`]).
+//!
 //! Differences that Go cannot see: we read and watch `<base>/<cluster>/`
 //! *with* the trailing slash (Go's prefix also matches clusters whose name
 //! merely starts with ours), we key members by the etcd key in both the
@@ -25,7 +31,15 @@
 //! other), and malformed values are logged and skipped instead of failing
 //! the whole read.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use etcd_client::{
     Client, ConnectOptions, EventType, GetOptions, PutOptions, WatchOptions, WatchStream,
@@ -172,38 +186,29 @@ fn etcd_err(operation: &'static str) -> impl FnOnce(etcd_client::Error) -> Provi
     move |source| ProviderError::Etcd { operation, source }
 }
 
-/// Members by etcd key, plus this node.
-struct Directory {
-    by_key: BTreeMap<String, Member>,
-    me: Member,
+/// Applies a Put of `value` under `key` to a view by etcd key: a dead
+/// (`"alive": false`) value removes the key; a malformed one is logged and
+/// skipped.
+fn apply_put(by_key: &mut BTreeMap<String, Member>, key: &str, value: &[u8]) {
+    match EtcdNode::from_json(value) {
+        Ok(node) if !node.alive => {
+            by_key.remove(key);
+        }
+        Ok(node) => match node.to_member() {
+            Some(m) => {
+                by_key.insert(key.to_owned(), m);
+            }
+            None => tracing::warn!(%key, "etcd member with an invalid port; skipped"),
+        },
+        Err(e) => tracing::warn!(%key, error = %e, "malformed etcd member value; skipped"),
+    }
 }
 
-impl Directory {
-    fn apply_put(&mut self, key: &str, value: &[u8]) {
-        match EtcdNode::from_json(value) {
-            Ok(node) if !node.alive => {
-                self.by_key.remove(key);
-            }
-            Ok(node) => match node.to_member() {
-                Some(m) => {
-                    self.by_key.insert(key.to_owned(), m);
-                }
-                None => tracing::warn!(%key, "etcd member with an invalid port; skipped"),
-            },
-            Err(e) => tracing::warn!(%key, error = %e, "malformed etcd member value; skipped"),
-        }
-    }
-
-    fn members(&self) -> Vec<Member> {
-        let mut all: Vec<Member> = self
-            .by_key
-            .values()
-            .filter(|m| m.id != self.me.id)
-            .cloned()
-            .collect();
-        all.push(self.me.clone());
-        all
-    }
+/// The members of a view, with `me` in place of any entry with its id.
+fn members(by_key: &BTreeMap<String, Member>, me: &Member) -> Vec<Member> {
+    let mut all: Vec<Member> = by_key.values().filter(|m| m.id != me.id).cloned().collect();
+    all.push(me.clone());
+    all
 }
 
 struct Registration {
@@ -290,32 +295,218 @@ impl Reannounce {
     }
 }
 
-/// Reads the directory and opens a watch from just after that read.
-async fn read_and_watch(
-    client: &mut Client,
-    prefix: &str,
-    dir: &mut Directory,
-) -> Result<WatchStream, ProviderError> {
-    let resp = client
-        .get(prefix, Some(GetOptions::new().with_prefix()))
-        .await
-        .map_err(etcd_err("get"))?;
-    dir.by_key.clear();
-    for kv in resp.kvs() {
-        dir.apply_put(&String::from_utf8_lossy(kv.key()), kv.value());
+/// What ended a watch: the reason [`DirectoryWatch`] read the directory
+/// again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchLoss {
+    /// etcd cancelled the watch because the revision it had to send from
+    /// was compacted away (a watcher that fell behind, or one opened at an
+    /// old revision); `compact_revision` is the oldest revision etcd kept.
+    Compacted {
+        /// The first revision etcd still has.
+        compact_revision: i64,
+    },
+    /// etcd cancelled the watch for another reason (its text).
+    Cancelled(String),
+    /// The stream ended or failed (etcd restarted, the connection broke).
+    Ended(String),
+}
+
+impl fmt::Display for WatchLoss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WatchLoss::Compacted { compact_revision } => {
+                write!(
+                    f,
+                    "compacted (etcd keeps revisions from {compact_revision})"
+                )
+            }
+            WatchLoss::Cancelled(reason) => write!(f, "cancelled by etcd: {reason}"),
+            WatchLoss::Ended(why) => write!(f, "stream ended: {why}"),
+        }
     }
-    let revision = resp.header().map_or(0, |h| h.revision());
-    client
-        .watch(
+}
+
+/// The cluster's directory as this node sees it: one read, then a watch
+/// from just after that read's revision, so no change falls between the two
+/// (Go watches from "now" after its read; see the module docs).
+///
+/// A watch can end without the stream closing: etcd *cancels* a watcher
+/// whose next revision was compacted (it fell behind, or was opened at an
+/// old revision) with one response carrying `canceled` and
+/// `compact_revision`, then sends nothing more for it on a stream that stays
+/// open. Go's provider, when that happens, watches again from "now" without
+/// reading, so it misses every change in the gap. We read the directory
+/// again (a full `Get`: the read replaces the view, so keys deleted in the
+/// gap go too) and watch from that read's revision + 1; a stream that ends
+/// or fails is treated the same way. Every recovery is logged and counted.
+pub struct DirectoryWatch {
+    client: Client,
+    prefix: String,
+    by_key: BTreeMap<String, Member>,
+    /// `None` after a loss, until a re-read succeeds.
+    stream: Option<WatchStream>,
+    retry_interval: Duration,
+    /// No re-read before this: at most one per `retry_interval`, so a watch
+    /// that keeps ending at once cannot spin. An instant, not a sleep, so
+    /// `changed` stays cancel-safe inside a `select!`.
+    retry_at: Option<tokio::time::Instant>,
+    last_read: Option<tokio::time::Instant>,
+    recoveries: Arc<AtomicU64>,
+}
+
+impl DirectoryWatch {
+    /// Reads the directory under `prefix` and watches it from just after
+    /// the read.
+    ///
+    /// # Errors
+    /// The read or the watch failed.
+    pub async fn open(
+        client: Client,
+        prefix: impl Into<String>,
+        retry_interval: Duration,
+    ) -> Result<Self, ProviderError> {
+        let mut w = Self::new(client, prefix.into(), retry_interval);
+        w.reread().await?;
+        Ok(w)
+    }
+
+    /// Watches `prefix` from `revision` with an empty view and no read: for
+    /// a caller that resumes from the last revision it saw (and for tests
+    /// of the recovery: a `revision` etcd has compacted away is cancelled at
+    /// once, and the first [`changed`](Self::changed) re-reads).
+    ///
+    /// # Errors
+    /// The watch could not be opened.
+    pub async fn resume(
+        client: Client,
+        prefix: impl Into<String>,
+        revision: i64,
+        retry_interval: Duration,
+    ) -> Result<Self, ProviderError> {
+        let mut w = Self::new(client, prefix.into(), retry_interval);
+        w.stream = Some(w.open_watch(revision).await?);
+        Ok(w)
+    }
+
+    fn new(client: Client, prefix: String, retry_interval: Duration) -> Self {
+        Self {
+            client,
             prefix,
-            Some(
-                WatchOptions::new()
-                    .with_prefix()
-                    .with_start_revision(revision + 1),
-            ),
-        )
-        .await
-        .map_err(etcd_err("watch"))
+            by_key: BTreeMap::new(),
+            stream: None,
+            retry_interval,
+            retry_at: None,
+            last_read: None,
+            recoveries: Arc::default(),
+        }
+    }
+
+    /// The members in the directory, by etcd key.
+    pub fn by_key(&self) -> &BTreeMap<String, Member> {
+        &self.by_key
+    }
+
+    /// How many times the watch was lost and the directory read again.
+    pub fn recoveries(&self) -> u64 {
+        self.recoveries.load(Ordering::Relaxed)
+    }
+
+    /// Counts recoveries into `counter` instead (shared with a provider's
+    /// metrics).
+    fn count_into(&mut self, counter: Arc<AtomicU64>) {
+        self.recoveries = counter;
+    }
+
+    async fn open_watch(&mut self, from_revision: i64) -> Result<WatchStream, ProviderError> {
+        self.client
+            .watch(
+                self.prefix.as_str(),
+                Some(
+                    WatchOptions::new()
+                        .with_prefix()
+                        .with_start_revision(from_revision),
+                ),
+            )
+            .await
+            .map_err(etcd_err("watch"))
+    }
+
+    /// Reads the directory and opens a watch from just after the read. The
+    /// view changes only once both have succeeded (cancel-safe).
+    async fn reread(&mut self) -> Result<(), ProviderError> {
+        let resp = self
+            .client
+            .get(self.prefix.as_str(), Some(GetOptions::new().with_prefix()))
+            .await
+            .map_err(etcd_err("get"))?;
+        let mut by_key = BTreeMap::new();
+        for kv in resp.kvs() {
+            apply_put(&mut by_key, &String::from_utf8_lossy(kv.key()), kv.value());
+        }
+        let revision = resp.header().map_or(0, |h| h.revision());
+        let stream = self.open_watch(revision + 1).await?;
+        self.by_key = by_key;
+        self.stream = Some(stream);
+        self.last_read = Some(tokio::time::Instant::now());
+        Ok(())
+    }
+
+    /// Waits for the next response that may have changed the view and
+    /// applies it; a lost watch is re-read (after `retry_interval` when the
+    /// re-read itself failed) and reported as a change. Cancel-safe: drop it
+    /// in a `select!` and call it again.
+    pub async fn changed(&mut self) {
+        loop {
+            let Some(stream) = self.stream.as_mut() else {
+                if let Some(at) = self.retry_at {
+                    tokio::time::sleep_until(at).await;
+                }
+                match self.reread().await {
+                    Ok(()) => {
+                        self.retry_at = None;
+                        tracing::info!(prefix = %self.prefix, members = self.by_key.len(), "etcd directory read again; watching from the read");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "etcd re-read failed; retrying");
+                        self.retry_at = Some(tokio::time::Instant::now() + self.retry_interval);
+                        continue;
+                    }
+                }
+            };
+            let loss = match stream.message().await {
+                Ok(Some(resp)) if resp.compact_revision() != 0 => WatchLoss::Compacted {
+                    compact_revision: resp.compact_revision(),
+                },
+                Ok(Some(resp)) if resp.canceled() => {
+                    WatchLoss::Cancelled(resp.cancel_reason().to_owned())
+                }
+                Ok(Some(resp)) => {
+                    if resp.events().is_empty() {
+                        continue; // created, progress notifications
+                    }
+                    for ev in resp.events() {
+                        let Some(kv) = ev.kv() else { continue };
+                        let key = String::from_utf8_lossy(kv.key());
+                        match ev.event_type() {
+                            EventType::Put => apply_put(&mut self.by_key, &key, kv.value()),
+                            EventType::Delete => {
+                                self.by_key.remove(key.as_ref());
+                            }
+                        }
+                    }
+                    return;
+                }
+                Ok(None) => WatchLoss::Ended("closed by etcd".into()),
+                Err(e) => WatchLoss::Ended(e.to_string()),
+            };
+            self.recoveries.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(prefix = %self.prefix, %loss, "etcd watch lost; reading the directory again");
+            self.stream = None;
+            self.retry_at = self.last_read.map(|t| t + self.retry_interval);
+        }
+    }
 }
 
 /// Connects, reads the directory, registers, then keeps the lease alive and
@@ -329,16 +520,15 @@ pub(super) async fn serve(
     let options = ConnectOptions::new()
         .with_connect_timeout(config.dial_timeout)
         .with_timeout(config.dial_timeout);
-    let mut client = Client::connect(&config.endpoints, Some(options))
+    let client = Client::connect(&config.endpoints, Some(options))
         .await
         .map_err(etcd_err("connect"))?;
     let prefix = config.cluster_prefix(&me.cluster_name);
     let node = EtcdNode::of(&me);
-    let mut dir = Directory {
-        by_key: BTreeMap::new(),
-        me: node.to_member().unwrap_or_default(),
-    };
-    let mut watch_stream = read_and_watch(&mut client, &prefix, &mut dir).await?;
+    let me_member = node.to_member().unwrap_or_default();
+    let mut dir =
+        DirectoryWatch::open(client.clone(), prefix.clone(), config.retry_interval).await?;
+    dir.count_into(tasks.metrics.watch_recoveries.clone());
 
     let ttl_secs = i64::try_from(config.lease_ttl.as_secs()).unwrap_or(3);
     let mut reg = Registration {
@@ -352,7 +542,7 @@ pub(super) async fn serve(
     tracing::info!(key = %reg.key, "etcd member registered");
 
     let (tx, rx) = watch::channel(Vec::new());
-    publish(&tx, dir.members());
+    publish(&tx, members(dir.by_key(), &me_member));
     let leave = tasks.leave.clone();
     let renew_every = (config.lease_ttl / 3).max(Duration::from_millis(500));
 
@@ -383,32 +573,7 @@ pub(super) async fn serve(
                         }
                     }
                 }
-                msg = watch_stream.message() => {
-                    match msg {
-                        Ok(Some(resp)) => {
-                            for ev in resp.events() {
-                                let Some(kv) = ev.kv() else { continue };
-                                let key = String::from_utf8_lossy(kv.key()).into_owned();
-                                match ev.event_type() {
-                                    EventType::Put => dir.apply_put(&key, kv.value()),
-                                    EventType::Delete => { dir.by_key.remove(&key); }
-                                }
-                            }
-                            publish(&tx, dir.members());
-                        }
-                        other => {
-                            tracing::warn!(?other, "etcd watch ended; reading the directory again");
-                            tokio::time::sleep(config.retry_interval).await;
-                            match read_and_watch(&mut client, &prefix, &mut dir).await {
-                                Ok(s) => {
-                                    watch_stream = s;
-                                    publish(&tx, dir.members());
-                                }
-                                Err(e) => tracing::warn!(error = %e, "etcd re-read failed; retrying"),
-                            }
-                        }
-                    }
-                }
+                () = dir.changed() => publish(&tx, members(dir.by_key(), &me_member)),
             }
         }
         reg.deregister().await;
@@ -445,19 +610,22 @@ mod tests {
 
     #[test]
     fn directory_handles_dead_malformed_and_host_fallback() {
-        let mut dir = Directory {
-            by_key: BTreeMap::new(),
-            me: EtcdNode::of(&me()).to_member().unwrap(),
-        };
-        dir.apply_put(
+        let me = EtcdNode::of(&me()).to_member().unwrap();
+        let mut dir = BTreeMap::new();
+        apply_put(
+            &mut dir,
             "/p/c/a",
             br#"{"id":"a","address":"10.0.0.1","port":1,"kinds":null,"alive":true}"#,
         );
-        dir.apply_put("/p/c/b", b"not json");
-        assert_eq!(dir.members().len(), 2);
-        assert_eq!(dir.by_key["/p/c/a"].host, "10.0.0.1");
-        dir.apply_put("/p/c/a", br#"{"id":"a","host":"h","port":1,"alive":false}"#);
-        assert_eq!(dir.members().len(), 1);
+        apply_put(&mut dir, "/p/c/b", b"not json");
+        assert_eq!(members(&dir, &me).len(), 2);
+        assert_eq!(dir["/p/c/a"].host, "10.0.0.1");
+        apply_put(
+            &mut dir,
+            "/p/c/a",
+            br#"{"id":"a","host":"h","port":1,"alive":false}"#,
+        );
+        assert_eq!(members(&dir, &me).len(), 1);
     }
 
     #[test]

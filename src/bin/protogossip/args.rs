@@ -76,6 +76,14 @@ pub struct NodeArgs {
     /// Heartbeat expiration, ms [default: 20000, as Go].
     #[arg(long, env = "PROTOGOSSIP_HEARTBEAT_EXPIRATION_MS")]
     pub heartbeat_expiration_ms: Option<u64>,
+    /// How long a blocked id is remembered once the provider no longer
+    /// lists it, s; at least the heartbeat expiration [default: 3600].
+    #[arg(long, env = "PROTOGOSSIP_BLOCK_RETENTION_SECS")]
+    pub block_retention_secs: Option<u64>,
+    /// How long a blocked member's gossip entries are kept and relayed, ms
+    /// [default: 20000].
+    #[arg(long, env = "PROTOGOSSIP_BLOCKED_STATE_RETENTION_MS")]
+    pub blocked_state_retention_ms: Option<u64>,
     /// An application key to set at start, `key=value` (repeatable; the
     /// variable holds one pair), gossiped as a `google.protobuf.StringValue`.
     #[arg(long, env = "PROTOGOSSIP_STATE", value_name = "KEY=VALUE")]
@@ -119,6 +127,10 @@ impl NodeArgs {
                 .heartbeat_expiration_ms
                 .or(file.heartbeat_expiration_ms),
             state: self.state.or(file.state),
+            block_retention_secs: self.block_retention_secs.or(file.block_retention_secs),
+            blocked_state_retention_ms: self
+                .blocked_state_retention_ms
+                .or(file.blocked_state_retention_ms),
         }
     }
 
@@ -177,6 +189,12 @@ impl NodeArgs {
         }
         if let Some(ms) = self.heartbeat_expiration_ms {
             config.gossip.heartbeat_expiration = Duration::from_millis(ms);
+        }
+        if let Some(secs) = self.block_retention_secs {
+            config.gossip.block_retention = Duration::from_secs(secs);
+        }
+        if let Some(ms) = self.blocked_state_retention_ms {
+            config.gossip.blocked_state_retention = Duration::from_millis(ms);
         }
         config.http = match self.http.as_deref() {
             None => config.http,
@@ -341,6 +359,22 @@ mod tests {
         .into_settings()
         .unwrap_err();
         assert!(e.0.contains("clustr"), "{e}");
+    }
+
+    #[test]
+    fn retention_settings_reach_the_gossip_config() {
+        let c = NodeArgs {
+            block_retention_secs: Some(600),
+            blocked_state_retention_ms: Some(5_000),
+            ..Default::default()
+        }
+        .into_settings()
+        .unwrap()
+        .config;
+        assert_eq!(c.gossip.block_retention, Duration::from_secs(600));
+        assert_eq!(c.gossip.blocked_state_retention, Duration::from_secs(5));
+        let file: NodeArgs = toml::from_str("block_retention_secs = 120\n").unwrap();
+        assert_eq!(file.block_retention_secs, Some(120));
     }
 
     #[test]

@@ -48,14 +48,17 @@ fn heartbeat_expiry_suspects_then_blocks_and_reachable_in_between() {
             .any(|e| matches!(e, ClusterEvent::TopologyUpdated { left, .. } if left[0].id == "b"))
     );
     assert_eq!(a.topology_hash(), topology_hash(["a", "c"]));
-    assert!(
-        a.state().owner("b").is_none(),
-        "owners gone from the topology are purged"
-    );
+    // Owners gone from the topology are kept (and relayed) for
+    // `blocked_state_retention`, no longer gossiped to, then purged.
+    assert!(a.state().owner("b").is_some(), "kept for the relay");
     assert!(a.watermarks().get("b", "a") == 0);
     // A blocked member's gossip is ignored from now on.
     heartbeat_from(&mut a, "b", "127.0.0.1:2", 9, 30_400);
-    assert!(a.state().owner("b").is_none());
+    assert_eq!(a.state().owner("b").unwrap().max_sequence_number(), 2);
+    a.tick(UnixMillis(30_301 + 19_999), &mut r);
+    assert!(a.state().owner("b").is_some());
+    a.tick(UnixMillis(30_301 + 20_000), &mut r);
+    assert!(a.state().owner("b").is_none(), "purged after 20 s");
 }
 
 #[test]
@@ -121,7 +124,12 @@ fn a_member_the_provider_drops_is_announced_blocked_once() {
         }]
     );
     assert_eq!(a.member_status("c"), Some(MemberStatus::Blocked));
-    assert!(a.state().owner("c").is_none(), "its state is dropped");
+    assert!(
+        a.state().owner("c").is_some(),
+        "its state is relayed a while"
+    );
+    a.tick(UnixMillis(500 + 20_000), &mut rng());
+    assert!(a.state().owner("c").is_none(), "then dropped");
     // A member blocked earlier (here: it left) is not announced again when
     // the provider then drops it.
     let left = GossipRequest {
@@ -274,6 +282,7 @@ fn state_of_blocked_owners_outside_the_topology_is_dropped() {
     assert!(a.state().owner("x").is_some());
     a.tick(UnixMillis(20_200), &mut rng());
     assert!(a.is_blocked("x"));
+    a.tick(UnixMillis(40_200), &mut rng());
     assert!(a.state().owner("x").is_none());
     // Forgotten after the retention (the provider never listed it).
     a.tick(UnixMillis(20_200 + 3_600_000), &mut rng());
@@ -352,10 +361,10 @@ fn go_etcd_members_are_found_under_their_bare_gossip_owner_ids() {
         ClusterEvent::MemberBlocked { id, reason: BlockReason::Left } if id.as_str() == "c@B"
     )));
     assert!(a.is_blocked("c@B") && !a.is_blocked("B"));
-    assert!(a.state().owner("B").is_none(), "its state is dropped");
-    // Later gossip under "B" is ignored like any blocked member's.
+    // Its state under "B" is relayed for a while, frozen: later gossip
+    // under "B" is ignored like any blocked member's.
     heartbeat_from(&mut a, "B", "127.0.0.1:2", 9, 50);
-    assert!(a.state().owner("B").is_none());
+    assert_eq!(a.state().owner("B").unwrap().max_sequence_number(), 3);
 
     // C's heartbeat expires: c@C is blocked, not "C".
     let exp = GossipConfig::default().heartbeat_expiration.as_millis() as u64;
@@ -365,4 +374,115 @@ fn go_etcd_members_are_found_under_their_bare_gossip_owner_ids() {
         ClusterEvent::MemberBlocked { id, reason: BlockReason::HeartbeatExpired } if id.as_str() == "c@C"
     )), "{:?}", events(&out));
     assert!(a.is_blocked("c@C") && !a.is_blocked("C"));
+    // B's state (blocked at 40 ms) is purged 20 s later, under its alias.
+    a.tick(UnixMillis(40 + exp), &mut rng());
+    assert!(a.state().owner("B").is_none());
+}
+
+/// A `left` that reaches us is relayed: the leaver's entries stay in our
+/// state, so the next delta to a member that has not seen them carries
+/// them (Go relays them the same way); after `blocked_state_retention`
+/// they are purged and nothing is relayed any more.
+#[test]
+fn a_blocked_members_left_is_relayed_until_the_retention_ends() {
+    let config = GossipConfig {
+        blocked_state_retention: Duration::from_secs(5),
+        ..GossipConfig::default()
+    };
+    let mut a = core_for("a", config);
+    let mut r = rng();
+    heartbeat_from(&mut a, "b", "127.0.0.1:2", 1, 100);
+    heartbeat_from(&mut a, "c", "127.0.0.1:3", 1, 100);
+    for q in a.tick(UnixMillis(300), &mut r).requests {
+        a.on_request_failed(q.token, UnixMillis(350));
+    }
+    let left = left_request("b", 2);
+    a.on_gossip_request("127.0.0.1:2", left, UnixMillis(400));
+    assert!(a.is_blocked("b"));
+    // The next request to c carries b's `left`.
+    let out = a.tick(UnixMillis(600), &mut r);
+    assert_eq!(out.requests.len(), 1, "only c is left to gossip to");
+    let sent = out.requests[0].request.state.as_ref().unwrap();
+    assert_eq!(out.requests[0].target.as_str(), "c");
+    assert!(sent.members["b"].values.contains_key(LEFT_KEY), "{sent:?}");
+    // Answered: c has it, so it is not sent again.
+    let token = out.requests[0].token;
+    a.on_gossip_response(token, GossipResponse::default(), UnixMillis(650));
+    let out = a.tick(UnixMillis(900), &mut r);
+    assert!(
+        out.requests
+            .iter()
+            .all(|q| !q.request.state.as_ref().unwrap().members.contains_key("b"))
+    );
+    // Purged 5 s after the block, the block entry stays.
+    a.tick(UnixMillis(400 + 4_999), &mut r);
+    assert!(a.state().owner("b").is_some());
+    a.tick(UnixMillis(400 + 5_000), &mut r);
+    assert!(a.state().owner("b").is_none());
+    assert!(a.is_blocked("b"));
+}
+
+/// With `blocked_state_retention` = 0 a blocked member's state goes at once.
+#[test]
+fn zero_state_retention_purges_at_the_block() {
+    let config = GossipConfig {
+        blocked_state_retention: Duration::ZERO,
+        ..GossipConfig::default()
+    };
+    let mut a = core_for("a", config);
+    heartbeat_from(&mut a, "b", "127.0.0.1:2", 1, 100);
+    let left = left_request("b", 2);
+    a.on_gossip_request("127.0.0.1:2", left, UnixMillis(400));
+    assert!(a.is_blocked("b"));
+    assert!(a.state().owner("b").is_none());
+}
+
+/// A shortened `block_retention`: the id is forgotten once the provider
+/// has not listed it for that long. Forgetting is safe: if its old gossip
+/// comes back (a Go peer relays what it keeps forever), its `left` blocks
+/// it again at once, and a heartbeat-only state is blocked again (or
+/// dropped as a stranger's) one expiration later; it never re-enters the
+/// topology, which only the provider can list.
+#[test]
+fn a_shortened_block_retention_forgets_and_old_gossip_blocks_again() {
+    let config = GossipConfig {
+        block_retention: Duration::from_secs(60),
+        ..GossipConfig::default()
+    };
+    let mut a = core_for("a", config);
+    let mut r = rng();
+    heartbeat_from(&mut a, "c", "127.0.0.1:3", 1, 100);
+    let left = left_request("c", 2);
+    a.on_gossip_request("127.0.0.1:3", left.clone(), UnixMillis(200));
+    a.on_provider_snapshot(vec![member("a", 1), member("b", 2)], UnixMillis(1_000));
+    assert!(a.is_blocked("c"));
+    a.tick(UnixMillis(1_000 + 59_999), &mut r);
+    assert!(a.is_blocked("c"), "60 s after the provider dropped it");
+    let out = a.tick(UnixMillis(1_000 + 60_000), &mut r);
+    assert!(!a.is_blocked("c"), "forgotten");
+    assert_eq!(a.member_status("c"), None);
+    assert!(a.state().owner("c").is_none());
+    assert!(
+        !events(&out)
+            .iter()
+            .any(|e| matches!(e, ClusterEvent::TopologyUpdated { .. }))
+    );
+    // Its old `left`, relayed to us again, blocks it again.
+    let r2 = a.on_gossip_request("127.0.0.1:2", left, UnixMillis(62_000));
+    assert!(events(&r2.outcome).iter().any(|e| matches!(
+        e,
+        ClusterEvent::MemberBlocked { id, reason: BlockReason::Left } if id.as_str() == "c"
+    )));
+    assert!(!a.active_members().contains_key("c"));
+}
+
+/// A request carrying `owner`'s `left` entry with sequence `seq`.
+fn left_request(owner: &str, seq: i64) -> GossipRequest {
+    GossipRequest {
+        from_member_id: "a".into(),
+        state: Some(state_of(
+            owner,
+            &[(LEFT_KEY, seq, pack(&crate::wire::Empty {}))],
+        )),
+    }
 }
