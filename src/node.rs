@@ -204,6 +204,8 @@ pub struct NodeHandle {
     /// Every task of the node; closed once started, so `wait()` returns
     /// when the last one has ended.
     tasks: TaskTracker,
+    /// The node's transport: hosted actors, send and request to any PID.
+    remote: crate::remote::RemoteHandle,
 }
 
 impl NodeHandle {
@@ -245,6 +247,14 @@ impl NodeHandle {
     /// Our advertised `host:port`.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The node's transport: host actors Go can reach
+    /// ([`crate::remote::RemoteHandle::spawn_named`]), register message
+    /// types, send to and request any PID. Shut it down through
+    /// [`Self::shutdown`], not directly.
+    pub fn remote(&self) -> &crate::remote::RemoteHandle {
+        &self.remote
     }
 
     /// Where `/status` and `/metrics` are served, if they are.

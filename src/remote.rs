@@ -10,7 +10,14 @@
 //! `DisconnectRequest`. The pieces:
 //!
 //! - [`RemoteHandle`] — the API the node uses: `send`, `request`, `block`,
-//!   `remove_endpoint`, events, metrics, `shutdown`.
+//!   `remove_endpoint`, events, metrics, `shutdown`; and the API
+//!   applications use to host actors Go can reach ([`RemoteHandle::spawn_named`])
+//!   and to send to and request any PID ([`RemoteHandle::send_message`],
+//!   [`RemoteHandle::request_message`]).
+//! - `actor` — hosted actors: a table of handlers by id, one bounded
+//!   mailbox and task each, `Watch`/`Terminated` both ways (docs/actors.md).
+//! - `message` — [`ActorMessage`], [`RawMessage`] and the application's
+//!   [`TypeRegistry`].
 //! - `server` — the tonic service for inbound streams, served on a
 //!   listener bound before anything starts (a port in use is
 //!   [`TransportError::Bind`], naming it); `conn` lets the hard stop close
@@ -21,9 +28,8 @@
 //!   their end to the manager over a channel.
 //! - `router` — the one place that routes by target: `gossip` (to the
 //!   node's [`GossipHandler`]), our request futures, `eventstream`,
-//!   `partition-activator` (refused politely), dead letters for the rest;
-//!   per-actor handlers plug in at `Router::resolve`. `inbound` checks and
-//!   decodes inbound batches for it.
+//!   `partition-activator` (refused politely), hosted actors, dead letters
+//!   for the rest. `inbound` checks and decodes inbound batches for it.
 //! - `tasks` — every task the remote runs, and the one way to stop them:
 //!   [`RemoteHandle::shutdown`] returns when all have ended.
 //! - [`BlockList`] — blocked system ids and the id ↔ address map.
@@ -42,6 +48,7 @@
 //! comparison, and deliver inbound envelopes by id whatever their address
 //! says (never forwarding them).
 
+mod actor;
 mod address;
 mod block_list;
 mod config;
@@ -52,6 +59,7 @@ mod error;
 mod event;
 mod handler;
 mod inbound;
+mod message;
 mod metrics;
 mod outbound;
 mod pending;
@@ -61,38 +69,48 @@ mod tasks;
 mod tls;
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError, Weak},
     time::Duration,
 };
 
 use tokio::{net::TcpListener, sync::broadcast, task::JoinHandle};
 use tracing::{info, warn};
 
+pub use actor::{
+    Actor, ActorContext, ActorOptions, DEFAULT_MAILBOX_CAPACITY, FnActor, from_fn,
+};
 pub use address::parse_address;
 pub use block_list::BlockList;
 pub use config::{
     BackoffConfig, GO_BATCH_SIZE, GO_MAX_MESSAGE_SIZE, GO_MIN_KEEPALIVE, RemoteConfig,
 };
-pub use error::TransportError;
+pub use error::{ActorError, TransportError};
 pub use event::{EventStreamMessage, RemoteEvent, TerminationReason};
 pub use handler::{GossipHandler, HandlerFuture, Handlers};
+pub use message::{ActorMessage, Header, RawMessage, TypeRegistry};
 pub use metrics::{RemoteMetrics, RemoteMetricsSnapshot};
 pub use pending::{FUTURE_PREFIX, go_base64};
 pub use router::{EVENTSTREAM_ID, GOSSIP_ID, PARTITION_ACTIVATOR_ID};
 pub use tls::TlsConfig;
 
 use crate::wire::{WireMessage, proto::actor::Pid};
+use actor::Host;
 use endpoint::EndpointContext;
 use endpoint_manager::EndpointManager;
-use event::EventSink;
+use event::{EventListener, EventSink};
+use outbound::OutboundBody;
 use pending::PendingRequests;
-use router::Router;
+use router::{Router, RouterLink};
 use server::{InboundServer, StreamContext};
 use tasks::Tasks;
 
 /// How long a hard shutdown lets tasks end by themselves before cancelling
 /// them.
 const HARD_SHUTDOWN_GRACE: Duration = Duration::from_millis(100);
+
+/// How long a graceful shutdown waits for hosted actors' last
+/// `Terminated` messages to leave the endpoint queues.
+const FLUSH_LIMIT: Duration = Duration::from_secs(1);
 
 /// Starts remotes.
 #[derive(Debug)]
@@ -162,15 +180,24 @@ impl Remote {
             config.endpoint_queue_capacity,
             tasks.clone(),
         ));
+        let host = Arc::new(Host::new(
+            address.clone(),
+            Arc::clone(&pending),
+            Arc::clone(&metrics),
+            tasks.clone(),
+        ));
         let router = Arc::new(Router::new(
             address.clone(),
             handlers,
-            Arc::clone(&pending),
             Arc::clone(&endpoints),
             config.event_capacity,
             Arc::clone(&metrics),
             tasks.clone(),
+            Arc::clone(&host),
         ));
+        host.set_transmit(Box::new(RouterLink(Arc::downgrade(&router))));
+        let host_listener: Weak<dyn EventListener> = Arc::downgrade(&host) as _;
+        events.set_listener(host_listener);
         let inbound = Arc::new(StreamContext::new(
             Arc::clone(&router),
             Arc::clone(&block_list),
@@ -190,6 +217,7 @@ impl Remote {
         Ok(RemoteHandle {
             inner: Arc::new(Inner {
                 router,
+                host,
                 endpoints,
                 pending,
                 block_list,
@@ -210,6 +238,7 @@ impl Remote {
 /// What the handle reaches: the facade's own state, never passed to tasks.
 struct Inner {
     router: Arc<Router>,
+    host: Arc<Host>,
     endpoints: Arc<EndpointManager>,
     pending: Arc<PendingRequests>,
     block_list: Arc<BlockList>,
@@ -301,22 +330,164 @@ impl RemoteHandle {
         message: impl Into<WireMessage>,
         timeout: Duration,
     ) -> Result<WireMessage, TransportError> {
-        let pending = &self.inner.pending;
-        let (id, rx) = pending.register();
-        let sender = self.pid(&id);
-        if let Err(e) = self.inner.router.send(target, message.into(), Some(sender)) {
-            pending.remove(&id);
-            return Err(e);
+        let body = OutboundBody::Wire(message.into());
+        let answer = self
+            .inner
+            .host
+            .ask_body(target, body, Header::new(), timeout)
+            .await?;
+        answer.into_wire().map_err(|m| TransportError::UnexpectedType {
+            expected: "a cluster message".into(),
+            found: m.type_name().to_owned(),
+        })
+    }
+
+    /// The application's message types: register a type before messages of
+    /// it can reach an actor or answer a request (`types().register::<M>()`).
+    pub fn types(&self) -> &TypeRegistry {
+        self.inner.host.types()
+    }
+
+    /// Hosts `actor` under the id `name` (Go's `SpawnNamed`) and returns its
+    /// PID `{our address, name}`, which Go can send to, request and watch.
+    ///
+    /// ```no_run
+    /// # async fn demo(remote: protogossip::remote::RemoteHandle) -> Result<(), Box<dyn std::error::Error>> {
+    /// use protogossip::remote::{Actor, ActorContext, ActorMessage};
+    /// use protogossip::wire::proto::actor::Pid;
+    /// use std::time::Duration;
+    ///
+    /// struct Echo;
+    /// impl Actor for Echo {
+    ///     async fn receive(&mut self, ctx: &mut ActorContext, message: ActorMessage) {
+    ///         if let Ok(pid) = message.into_message::<Pid>() {
+    ///             let _ = ctx.respond(&pid);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let echo = remote.spawn_named("echo", Echo)?;
+    /// // Any PID, here our own: a Go node's PID works the same way.
+    /// let answer: Pid = remote
+    ///     .request_message(echo.clone(), &echo, Duration::from_secs(1))
+    ///     .await?;
+    /// assert_eq!(answer, echo);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ActorError::NameTaken`], [`ActorError::ReservedName`] (empty,
+    /// `gossip`, `eventstream`, `partition-activator`, `future$…`),
+    /// [`ActorError::ShuttingDown`].
+    pub fn spawn_named(&self, name: &str, actor: impl Actor) -> Result<Pid, ActorError> {
+        self.spawn_with(Some(name), actor, ActorOptions::default())
+    }
+
+    /// Hosts `actor` under a fresh id spelled as Go's process registry
+    /// spells them (`$1`, `$2`, … `$a`, … in Go's base-64 alphabet).
+    ///
+    /// # Errors
+    /// [`ActorError::ShuttingDown`].
+    pub fn spawn(&self, actor: impl Actor) -> Result<Pid, ActorError> {
+        self.spawn_with(None, actor, ActorOptions::default())
+    }
+
+    /// [`Self::spawn_named`] (or [`Self::spawn`] for `None`) with options.
+    ///
+    /// # Errors
+    /// As [`Self::spawn_named`].
+    pub fn spawn_with(
+        &self,
+        name: Option<&str>,
+        actor: impl Actor,
+        options: ActorOptions,
+    ) -> Result<Pid, ActorError> {
+        if let Some(n) = name
+            && Router::is_reserved(n)
+        {
+            return Err(ActorError::ReservedName(n.to_owned()));
         }
-        match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(TransportError::ShuttingDown),
-            Err(_) => {
-                pending.remove(&id);
-                RemoteMetrics::inc(&self.inner.metrics.requests_timed_out);
-                Err(TransportError::Timeout)
-            }
-        }
+        self.inner.host.spawn(name, actor, options)
+    }
+
+    /// Unregisters and stops the actor `id`: it finishes its current
+    /// message, queued messages are dead-lettered, and its watchers get
+    /// `actor.Terminated{Stopped}`. False when no such actor is hosted.
+    pub fn stop_actor(&self, id: &str) -> bool {
+        self.inner.host.stop(id)
+    }
+
+    /// Ids of the hosted actors, sorted.
+    pub fn actor_ids(&self) -> Vec<String> {
+        self.inner.host.ids()
+    }
+
+    /// Sends `message` to any PID with no sender (Go's `Root.Send`),
+    /// serialized as [`TypeRegistry::encode`] says. Fire and forget.
+    ///
+    /// # Errors
+    /// As [`Self::send`], and [`TransportError::Encode`].
+    pub fn send_message<M: prost::Message + prost::Name + 'static>(
+        &self,
+        target: Pid,
+        message: &M,
+    ) -> Result<(), TransportError> {
+        let raw = self.types().encode(message)?;
+        self.tell(target, raw, None, Header::new())
+    }
+
+    /// Sends an already serialized message to any PID, with any sender and
+    /// header (an empty header is left out, as Go does).
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub fn tell(
+        &self,
+        target: Pid,
+        message: RawMessage,
+        sender: Option<Pid>,
+        header: Header,
+    ) -> Result<(), TransportError> {
+        self.inner.host.tell(target, message, sender, header)
+    }
+
+    /// Requests `message` from any PID through a fresh `future$N` sender
+    /// and decodes the answer as `R` (Go's `RequestFuture(...).Result()`).
+    ///
+    /// # Errors
+    /// [`TransportError::Timeout`], [`TransportError::DeadLetter`] (no such
+    /// target there, or its actor failed), [`TransportError::UnexpectedType`]
+    /// (the answer is not an `R`), [`TransportError::Decode`], and any
+    /// [`Self::send`] error.
+    pub async fn request_message<R, M>(
+        &self,
+        target: Pid,
+        message: &M,
+        timeout: Duration,
+    ) -> Result<R, TransportError>
+    where
+        R: prost::Message + prost::Name + Default + 'static,
+        M: prost::Message + prost::Name + 'static,
+    {
+        let raw = self.types().encode(message)?;
+        self.ask(target, raw, Header::new(), timeout)
+            .await?
+            .into_message()
+    }
+
+    /// Requests an already serialized message with a header; the answer
+    /// comes as it arrived.
+    ///
+    /// # Errors
+    /// As [`Self::request_message`], without the decoding ones.
+    pub async fn ask(
+        &self,
+        target: Pid,
+        message: RawMessage,
+        header: Header,
+        timeout: Duration,
+    ) -> Result<ActorMessage, TransportError> {
+        self.inner.host.ask(target, message, header, timeout).await
     }
 
     /// Blocks `system_id` for good: its handshakes are answered
@@ -380,6 +551,13 @@ impl RemoteHandle {
             return;
         }
         info!(address = %self.address(), graceful, "remote shutting down");
+        if inner.host.stop_all(graceful) > 0 {
+            // Let the watchers' Terminated leave before the endpoints close.
+            inner
+                .endpoints
+                .drained(inner.shutdown_grace.min(FLUSH_LIMIT))
+                .await;
+        }
         inner.endpoints.close_all(&TerminationReason::Shutdown);
         inner.pending.fail_all(&TransportError::ShuttingDown);
         let grace = if graceful {

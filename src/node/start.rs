@@ -95,6 +95,7 @@ pub(super) async fn start(
         address: address.clone(),
         http: None,
         tasks: tasks.clone(),
+        remote: remote.clone(),
     };
 
     // 4. /status and /metrics.

@@ -195,6 +195,23 @@ impl EndpointManager {
         }
     }
 
+    /// Resolves once every endpoint queue is empty (taken by its endpoint
+    /// task), or after `limit`.
+    pub(crate) async fn drained(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let busy = self
+                .lock()
+                .map
+                .values()
+                .any(|e| e.queue.capacity() < e.queue.max_capacity());
+            if !busy || tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Addresses with an endpoint.
     pub(crate) fn addresses(&self) -> Vec<String> {
         let mut v: Vec<_> = self.lock().map.keys().cloned().collect();

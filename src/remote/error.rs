@@ -95,4 +95,51 @@ pub enum TransportError {
     /// The transport is shutting down or has shut down.
     #[error("remote is shutting down")]
     ShuttingDown,
+    /// A message could not be serialized (JSON through serde).
+    #[error("cannot encode {type_name}: {reason}")]
+    Encode {
+        /// The message's full name.
+        type_name: String,
+        /// serde's description of the problem.
+        reason: String,
+    },
+    /// An answer had the expected type name but its body does not decode.
+    #[error("cannot decode answer: {0}")]
+    Decode(String),
+    /// An answer of another type than the one asked for.
+    #[error("expected a {expected} answer, got {found}")]
+    UnexpectedType {
+        /// The full name asked for.
+        expected: String,
+        /// The full name that arrived.
+        found: String,
+    },
+}
+
+/// Why hosting an actor or registering a message type failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActorError {
+    /// An actor is already registered under this id (Go's
+    /// `ErrNameExists`).
+    #[error("an actor named {0:?} is already registered")]
+    NameTaken(String),
+    /// The name is empty, or one the transport answers itself (`gossip`,
+    /// `eventstream`, `partition-activator`, `future$…`).
+    #[error("{0:?} cannot be an actor name (empty or reserved)")]
+    ReservedName(String),
+    /// Message types of the wire registry (`actor.*`, `cluster.*`, ...)
+    /// are built in and cannot be registered again.
+    #[error("{0} is a built-in message type")]
+    BuiltinType(String),
+    /// Another Rust type is registered under this full name.
+    #[error("{type_name} is already registered as {registered}")]
+    TypeConflict {
+        /// The protobuf full name.
+        type_name: String,
+        /// The Rust type that holds it.
+        registered: &'static str,
+    },
+    /// The remote is shutting down: no actor starts any more.
+    #[error("remote is shutting down")]
+    ShuttingDown,
 }

@@ -1,6 +1,8 @@
 //! What the transport tells the node: endpoint life cycle and messages that
 //! Go members broadcast to every member's `eventstream`.
 
+use std::sync::{Arc, OnceLock, Weak};
+
 use tokio::sync::broadcast;
 use tracing::debug;
 
@@ -68,22 +70,44 @@ pub struct EventStreamMessage {
     pub message: WireMessage,
 }
 
+/// A part of the remote that must see every event, in order and without
+/// the loss a lagging broadcast receiver can suffer (the hosted actors'
+/// watch table, for `AddressTerminated`).
+pub(crate) trait EventListener: Send + Sync {
+    /// Called synchronously by the publisher; must not block.
+    fn on_event(&self, event: &RemoteEvent);
+}
+
 /// Where [`RemoteEvent`]s are published; cheap to clone.
 #[derive(Clone)]
-pub(crate) struct EventSink(broadcast::Sender<RemoteEvent>);
+pub(crate) struct EventSink {
+    events: broadcast::Sender<RemoteEvent>,
+    listener: Arc<OnceLock<Weak<dyn EventListener>>>,
+}
 
 impl EventSink {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self(broadcast::channel(capacity).0)
+        Self {
+            events: broadcast::channel(capacity).0,
+            listener: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Sets the one listener (once; later calls are ignored).
+    pub(crate) fn set_listener(&self, listener: Weak<dyn EventListener>) {
+        let _ = self.listener.set(listener);
     }
 
     /// Publishes an event; nobody listening is fine.
     pub(crate) fn publish(&self, event: RemoteEvent) {
         debug!(?event, "remote event");
-        let _ = self.0.send(event);
+        if let Some(l) = self.listener.get().and_then(Weak::upgrade) {
+            l.on_event(&event);
+        }
+        let _ = self.events.send(event);
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<RemoteEvent> {
-        self.0.subscribe()
+        self.events.subscribe()
     }
 }

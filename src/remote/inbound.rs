@@ -2,17 +2,17 @@
 //!
 //! Every envelope is checked (indexes, serializer, type name, body) and a
 //! bad one is logged, counted and skipped, where Go would crash; the rest of
-//! the batch goes on. A requester whose message we cannot decode gets
+//! the batch goes on. Bodies are decoded through the wire registry and the
+//! application's [`TypeRegistry`](super::TypeRegistry) (JSON only for types
+//! registered for it). A requester whose message we cannot decode gets
 //! `DeadLetterResponse` from the [`Router`], so Go futures fail fast.
 
 use std::sync::Arc;
 
 use tracing::warn;
 
-use super::{RemoteMetrics, router::Router};
-use crate::wire::{
-    DecodeError, SERIALIZER_JSON, WireMessage, proto::remote::MessageBatch, resolve_envelope,
-};
+use super::{RemoteMetrics, message::Header, router::Router};
+use crate::wire::{DecodeError, proto::remote::MessageBatch, resolve_envelope};
 
 /// Routes every envelope of an inbound batch. `peer` names the stream for logs.
 pub(crate) fn route_batch(
@@ -21,6 +21,7 @@ pub(crate) fn route_batch(
     batch: &MessageBatch,
     peer: &str,
 ) {
+    let types = router.host().types();
     for envelope in &batch.envelopes {
         let (type_name, target, sender) = match resolve_envelope(batch, envelope) {
             Ok(r) => r,
@@ -35,21 +36,17 @@ pub(crate) fn route_batch(
                 continue;
             }
         };
-        if envelope.serializer_id == SERIALIZER_JSON {
-            RemoteMetrics::inc(&metrics.envelopes_bad_serializer);
-            warn!(%peer, %type_name, "skipping JSON-serialized envelope (only protobuf is supported)");
-            router.dead_letter(target, sender, type_name);
-            continue;
-        }
-        match WireMessage::decode(type_name, &envelope.message_data) {
-            Ok(message) => router.deliver(target, sender, message),
+        match types.decode(type_name, envelope.serializer_id, &envelope.message_data) {
+            Ok(message) => {
+                let header = envelope
+                    .message_header
+                    .as_ref()
+                    .map(|h| h.header_data.clone())
+                    .unwrap_or_else(Header::new);
+                router.deliver(target, sender, header, message);
+            }
             Err(e) => {
-                if matches!(e, DecodeError::UnknownTypeName(_)) {
-                    RemoteMetrics::inc(&metrics.envelopes_unknown_type);
-                } else {
-                    RemoteMetrics::inc(&metrics.envelopes_malformed);
-                }
-                warn!(%peer, error = %e, "skipping undecodable inbound envelope");
+                router.undecodable(&e, peer);
                 router.dead_letter(target, sender, type_name);
             }
         }

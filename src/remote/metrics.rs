@@ -109,6 +109,20 @@ metrics! {
     blocked_by_peer,
     /// Requests that timed out.
     requests_timed_out,
+    /// Hosted actors started.
+    actors_started,
+    /// Hosted actors stopped (unregistered, `Stop`, `PoisonPill`, panic, shutdown).
+    actors_stopped,
+    /// Messages put in a hosted actor's mailbox.
+    actor_messages,
+    /// Messages dropped because a hosted actor's mailbox was full.
+    actor_mailbox_full,
+    /// Hosted actor handlers that panicked (the actor is stopped).
+    actor_panics,
+    /// `actor.Terminated` sent to watchers of our actors (`Stopped`, `NotFound`).
+    actor_terminated_sent,
+    /// `Terminated{AddressTerminated}` told to our actors watching a lost address.
+    actor_address_terminated,
 }
 
 impl RemoteMetrics {

@@ -9,7 +9,40 @@
 
 use std::collections::BTreeMap;
 
+use super::message::RawMessage;
 use crate::wire::{BatchBuilder, WireMessage, proto::actor::Pid, proto::remote::MessageBatch};
+
+/// The body of a queued message: a cluster message, encoded when its batch
+/// is built, or an application message already serialized.
+#[derive(Debug, Clone)]
+pub(crate) enum OutboundBody {
+    /// A message of the wire registry.
+    Wire(WireMessage),
+    /// Any type name, serializer and bytes.
+    Raw(RawMessage),
+}
+
+impl OutboundBody {
+    fn type_name(&self) -> &str {
+        match self {
+            OutboundBody::Wire(m) => m.type_name(),
+            OutboundBody::Raw(m) => &m.type_name,
+        }
+    }
+
+    fn encoded_len(&self) -> usize {
+        match self {
+            OutboundBody::Wire(m) => m.encoded_len(),
+            OutboundBody::Raw(m) => m.data.len(),
+        }
+    }
+}
+
+impl From<WireMessage> for OutboundBody {
+    fn from(m: WireMessage) -> Self {
+        OutboundBody::Wire(m)
+    }
+}
 
 /// A message waiting in an endpoint queue.
 #[derive(Debug, Clone)]
@@ -19,7 +52,7 @@ pub(crate) struct Outbound {
     /// Who sent it (answers go there).
     pub sender: Option<Pid>,
     /// The body.
-    pub message: WireMessage,
+    pub message: OutboundBody,
     /// Optional headers.
     pub header: Option<BTreeMap<String, String>>,
 }
@@ -80,7 +113,19 @@ pub(crate) fn plan_batches(
             batches.push(std::mem::take(&mut builder).build());
             bound = WRAPPER;
         }
-        builder.push(&m.target, m.sender.as_ref(), &m.message, m.header.as_ref());
+        match m.message {
+            OutboundBody::Wire(message) => {
+                builder.push(&m.target, m.sender.as_ref(), &message, m.header.as_ref());
+            }
+            OutboundBody::Raw(raw) => builder.push_raw(
+                &m.target,
+                m.sender.as_ref(),
+                &raw.type_name,
+                raw.serializer_id,
+                raw.data,
+                m.header.as_ref(),
+            ),
+        }
         bound += size;
     }
     if !builder.is_empty() {
@@ -111,10 +156,10 @@ mod tests {
                 id: "future$1".into(),
                 request_id: 3,
             }),
-            message: GrainResponse {
+            message: WireMessage::from(GrainResponse {
                 message_data: vec![7; bytes],
                 ..Default::default()
-            }
+            })
             .into(),
             header: None,
         }

@@ -20,8 +20,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use super::TransportError;
-use crate::wire::WireMessage;
+use super::{TransportError, message::ActorMessage};
 
 /// The prefix of every request id we hand out.
 pub const FUTURE_PREFIX: &str = "future$";
@@ -42,7 +41,7 @@ pub fn go_base64(mut n: u64) -> String {
     String::from_utf8(digits).unwrap_or_default()
 }
 
-type Slot = oneshot::Sender<Result<WireMessage, TransportError>>;
+type Slot = oneshot::Sender<Result<ActorMessage, TransportError>>;
 
 /// The table of waiting requests.
 #[derive(Debug, Default)]
@@ -57,7 +56,7 @@ impl PendingRequests {
         &self,
     ) -> (
         String,
-        oneshot::Receiver<Result<WireMessage, TransportError>>,
+        oneshot::Receiver<Result<ActorMessage, TransportError>>,
     ) {
         let n = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let id = format!("{FUTURE_PREFIX}{}", go_base64(n));
@@ -67,7 +66,7 @@ impl PendingRequests {
     }
 
     /// Completes request `id`. False when no such request is waiting.
-    pub(crate) fn complete(&self, id: &str, result: Result<WireMessage, TransportError>) -> bool {
+    pub(crate) fn complete(&self, id: &str, result: Result<ActorMessage, TransportError>) -> bool {
         match self.lock().remove(id) {
             Some(tx) => tx.send(result).is_ok(),
             None => false,
@@ -108,7 +107,7 @@ impl PendingRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::proto::cluster::GossipResponse;
+    use crate::wire::{WireMessage, proto::cluster::GossipResponse};
 
     #[test]
     fn ids_look_like_go_futures() {
@@ -127,12 +126,16 @@ mod tests {
         let p = PendingRequests::default();
         let (id, rx) = p.register();
         assert!(p.contains(&id));
-        assert!(p.complete(&id, Ok(GossipResponse::default().into())));
+        assert!(p.complete(
+            &id,
+            Ok(WireMessage::from(GossipResponse::default()).into())
+        ));
         assert!(
             !p.complete(&id, Err(TransportError::Timeout)),
             "late answer"
         );
-        assert_eq!(rx.await.unwrap(), Ok(GossipResponse::default().into()));
+        let answer = rx.await.unwrap().unwrap().into_wire().unwrap();
+        assert_eq!(answer, GossipResponse::default().into());
         assert!(!p.contains(&id));
     }
 
@@ -142,7 +145,7 @@ mod tests {
         let (_, a) = p.register();
         let (_, b) = p.register();
         p.fail_all(&TransportError::ShuttingDown);
-        assert_eq!(a.await.unwrap(), Err(TransportError::ShuttingDown));
-        assert_eq!(b.await.unwrap(), Err(TransportError::ShuttingDown));
+        assert_eq!(a.await.unwrap().unwrap_err(), TransportError::ShuttingDown);
+        assert_eq!(b.await.unwrap().unwrap_err(), TransportError::ShuttingDown);
     }
 }

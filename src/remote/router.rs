@@ -13,29 +13,30 @@
 //! requester gets `DeadLetterResponse` so Go futures fail fast instead of
 //! timing out, and a `DeadLetterResponse` is never answered (no ping-pong).
 //!
-//! # Per-actor handlers
+//! # Hosted actors
 //!
-//! [`Router::resolve`] is the only function that maps an id to a [`Route`].
-//! Hosting actors that Go can message by PID adds a `Route::Actor(handler)`
-//! variant, a table of handlers by id in the router (registered and
-//! unregistered at runtime behind a lock), consulted in `resolve` after the
-//! built-in ids, and one arm in [`Router::deliver`] that runs the handler on
-//! [`Tasks`] as the gossip arm does. Watches on such ids then follow
-//! [`Route::is_hosted`] with no further change.
+//! [`Router::resolve`] is the only function that maps an id to a [`Route`]:
+//! the built-in ids first, then the hosted actors' table
+//! ([`Route::Actor`]), whose messages go to [`Host::deliver`]. The host
+//! sends through [`RouterLink`], its [`Transmit`], so it never names the
+//! router.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::broadcast;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{
     EventStreamMessage, Handlers, RemoteMetrics, TransportError,
+    actor::{Cell, Host, Transmit},
     endpoint_manager::EndpointManager,
-    outbound::Outbound,
+    message::{ActorMessage, Header},
+    outbound::{Outbound, OutboundBody},
     pending::{FUTURE_PREFIX, PendingRequests},
     tasks::Tasks,
 };
 use crate::wire::{
+    DecodeError,
     WireMessage,
     proto::{
         actor::{DeadLetterResponse, Pid, Terminated, TerminatedReason},
@@ -51,7 +52,7 @@ pub const EVENTSTREAM_ID: &str = "eventstream";
 pub const PARTITION_ACTIVATOR_ID: &str = "partition-activator";
 
 /// What a target id resolves to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub(crate) enum Route<'a> {
     /// [`GOSSIP_ID`]: gossip requests go to the node's handler.
     Gossip,
@@ -61,13 +62,16 @@ pub(crate) enum Route<'a> {
     PartitionActivator,
     /// `future$N`: the answer to one of our requests.
     Future(&'a str),
+    /// A hosted actor.
+    Actor(Arc<Cell>),
     /// Nobody here: a dead letter.
     Unknown,
 }
 
 impl Route<'_> {
-    /// True for ids an actor lives at (a watch on them is not answered).
-    fn is_hosted(self) -> bool {
+    /// True for built-in ids an actor lives at (a watch on them is not
+    /// answered).
+    fn is_hosted(&self) -> bool {
         matches!(
             self,
             Route::Gossip | Route::EventStream | Route::PartitionActivator
@@ -86,26 +90,28 @@ pub(crate) struct Router {
     eventstream: broadcast::Sender<EventStreamMessage>,
     metrics: Arc<RemoteMetrics>,
     tasks: Tasks,
+    host: Arc<Host>,
 }
 
 impl Router {
     pub(crate) fn new(
         address: String,
         handlers: Handlers,
-        pending: Arc<PendingRequests>,
         endpoints: Arc<EndpointManager>,
         eventstream_capacity: usize,
         metrics: Arc<RemoteMetrics>,
         tasks: Tasks,
+        host: Arc<Host>,
     ) -> Self {
         Self {
             address,
             handlers,
-            pending,
+            pending: Arc::clone(host.pending()),
             endpoints,
             eventstream: broadcast::channel(eventstream_capacity).0,
             metrics,
             tasks,
+            host,
         }
     }
 
@@ -127,23 +133,86 @@ impl Router {
         message: WireMessage,
         sender: Option<Pid>,
     ) -> Result<(), TransportError> {
+        self.send_body(target, message.into(), sender, Header::new())
+    }
+
+    /// [`Self::send`] for any body, with a header.
+    pub(crate) fn send_body(
+        self: &Arc<Self>,
+        target: Pid,
+        body: OutboundBody,
+        sender: Option<Pid>,
+        header: Header,
+    ) -> Result<(), TransportError> {
         if !self.tasks.is_running() {
             return Err(TransportError::ShuttingDown);
         }
+        self.dispatch(target, body, sender, header)
+    }
+
+    /// Local delivery or the endpoint, without the running check.
+    fn dispatch(
+        self: &Arc<Self>,
+        target: Pid,
+        body: OutboundBody,
+        sender: Option<Pid>,
+        header: Header,
+    ) -> Result<(), TransportError> {
         if target.address == self.address {
-            self.deliver(target, sender, message);
+            let message = match body {
+                OutboundBody::Wire(m) => ActorMessage::from(m),
+                OutboundBody::Raw(raw) => {
+                    match self
+                        .host
+                        .types()
+                        .decode(&raw.type_name, raw.serializer_id, &raw.data)
+                    {
+                        Ok(m) => m,
+                        Err(e) => {
+                            self.undecodable(&e, "local");
+                            self.dead_letter(target, sender, &raw.type_name);
+                            return Ok(());
+                        }
+                    }
+                }
+            };
+            self.deliver(target, sender, header, message);
             return Ok(());
         }
         self.endpoints.enqueue(Outbound {
             target,
             sender,
-            message,
-            header: None,
+            message: body,
+            header: (!header.is_empty()).then_some(header),
         })
     }
 
-    /// The one mapping from a target id to where its messages go.
-    pub(crate) fn resolve(id: &str) -> Route<'_> {
+    /// Counts and logs a body that could not be decoded.
+    pub(crate) fn undecodable(&self, e: &DecodeError, peer: &str) {
+        match e {
+            DecodeError::UnknownTypeName(_) => {
+                RemoteMetrics::inc(&self.metrics.envelopes_unknown_type);
+            }
+            DecodeError::UnsupportedSerializer(_) => {
+                RemoteMetrics::inc(&self.metrics.envelopes_bad_serializer);
+            }
+            _ => RemoteMetrics::inc(&self.metrics.envelopes_malformed),
+        }
+        warn!(%peer, error = %e, "skipping undecodable envelope");
+    }
+
+    /// The hosted actors.
+    pub(crate) fn host(&self) -> &Arc<Host> {
+        &self.host
+    }
+
+    /// True for ids no actor may be registered under: empty, or one the
+    /// transport answers itself.
+    pub(crate) fn is_reserved(id: &str) -> bool {
+        id.is_empty() || !matches!(Self::builtin(id), Route::Unknown)
+    }
+
+    fn builtin(id: &str) -> Route<'_> {
         match id {
             GOSSIP_ID => Route::Gossip,
             EVENTSTREAM_ID => Route::EventStream,
@@ -153,12 +222,21 @@ impl Router {
         }
     }
 
+    /// The one mapping from a target id to where its messages go.
+    pub(crate) fn resolve<'a>(&self, id: &'a str) -> Route<'a> {
+        match Self::builtin(id) {
+            Route::Unknown => self.host.get(id).map_or(Route::Unknown, Route::Actor),
+            route => route,
+        }
+    }
+
     /// Delivers one message to the local id it targets.
     pub(crate) fn deliver(
         self: &Arc<Self>,
         target: Pid,
         sender: Option<Pid>,
-        message: WireMessage,
+        header: Header,
+        message: ActorMessage,
     ) {
         let metrics = &self.metrics;
         if target.address != self.address {
@@ -166,7 +244,42 @@ impl Router {
             debug!(target_address = %target.address, our_address = %self.address,
                 "envelope for another address delivered locally by id (never forwarded)");
         }
-        match (Self::resolve(&target.id), message) {
+        let route = self.resolve(&target.id);
+        if let Route::Actor(cell) = &route {
+            self.host.deliver(cell, target, sender, header, message);
+            return;
+        }
+        if let Route::Future(id) = route {
+            let is_dead_letter = matches!(
+                message.as_wire(),
+                Some(WireMessage::DeadLetterResponse(_))
+            );
+            let result = match message.into_wire() {
+                Ok(WireMessage::DeadLetterResponse(d)) => {
+                    Err(TransportError::DeadLetter { target: d.target })
+                }
+                Ok(m) => Ok(ActorMessage::from(m)),
+                Err(m) => Ok(m),
+            };
+            if self.pending.complete(id, result) {
+                RemoteMetrics::inc(&metrics.inbound_envelopes);
+            } else {
+                RemoteMetrics::inc(&metrics.late_responses);
+                debug!(%id, "response for a request that is no longer waiting");
+                if !is_dead_letter {
+                    self.dead_letter(target, sender, "late response");
+                }
+            }
+            return;
+        }
+        let message = match message.into_wire() {
+            Ok(m) => m,
+            Err(m) => {
+                self.dead_letter(target, sender, m.type_name());
+                return;
+            }
+        };
+        match (route, message) {
             (Route::Gossip, WireMessage::GossipRequest(request)) => {
                 let Some(handler) = self.handlers.gossip.clone() else {
                     self.dead_letter(target, sender, "cluster.GossipRequest");
@@ -205,24 +318,6 @@ impl Router {
                     );
                 }
             }
-            (Route::Future(id), message) => {
-                let is_dead_letter = matches!(message, WireMessage::DeadLetterResponse(_));
-                let result = match message {
-                    WireMessage::DeadLetterResponse(d) => {
-                        Err(TransportError::DeadLetter { target: d.target })
-                    }
-                    m => Ok(m),
-                };
-                if self.pending.complete(id, result) {
-                    RemoteMetrics::inc(&metrics.inbound_envelopes);
-                } else {
-                    RemoteMetrics::inc(&metrics.late_responses);
-                    debug!(%id, "response for a request that is no longer waiting");
-                    if !is_dead_letter {
-                        self.dead_letter(target, sender, "late response");
-                    }
-                }
-            }
             (route, WireMessage::Watch(watch)) => {
                 // Go answers a watch on a missing actor with Terminated{NotFound}.
                 if route.is_hosted() {
@@ -252,7 +347,7 @@ impl Router {
     }
 
     /// Sends an answer, with no sender of our own (so nobody answers it).
-    fn reply(self: &Arc<Self>, to: Pid, message: WireMessage) {
+    pub(crate) fn reply(self: &Arc<Self>, to: Pid, message: WireMessage) {
         if let Err(e) = self.send(to, message, None) {
             debug!(error = %e, "could not send reply");
         }
@@ -275,6 +370,31 @@ impl Router {
                 }
                 .into(),
             );
+        }
+    }
+}
+
+/// The host's way to send through the router without naming it.
+pub(crate) struct RouterLink(pub(crate) Weak<Router>);
+
+impl Transmit for RouterLink {
+    fn transmit(
+        &self,
+        target: Pid,
+        body: OutboundBody,
+        sender: Option<Pid>,
+        header: Header,
+    ) -> Result<(), TransportError> {
+        match self.0.upgrade() {
+            Some(r) => r.send_body(target, body, sender, header),
+            None => Err(TransportError::ShuttingDown),
+        }
+    }
+
+    fn transmit_final(&self, target: Pid, body: OutboundBody) -> Result<(), TransportError> {
+        match self.0.upgrade() {
+            Some(r) => r.dispatch(target, body, None, Header::new()),
+            None => Err(TransportError::ShuttingDown),
         }
     }
 }

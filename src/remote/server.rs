@@ -134,8 +134,16 @@ impl InboundServer {
     /// the hard stop, which fails their sockets (see `conn`).
     pub(crate) async fn run(self, listener: TcpListener, tasks: Tasks) {
         let cancel = tasks.clone();
-        let incoming = TcpListenerStream::new(listener)
-            .map(move |accepted| accepted.map(|io| CancellableIo::new(io, cancel.cancelled())));
+        // The builder's `tcp_nodelay` applies only to sockets tonic accepts
+        // itself; we accept them, so set it here (request latency).
+        let incoming = TcpListenerStream::new(listener).map(move |accepted| {
+            accepted.map(|io| {
+                if let Err(e) = io.set_nodelay(true) {
+                    debug!(error = %e, "cannot set TCP_NODELAY on an accepted socket");
+                }
+                CancellableIo::new(io, cancel.cancelled())
+            })
+        });
         let stopping = tasks.clone();
         if let Err(e) = self
             .router

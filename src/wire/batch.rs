@@ -28,7 +28,7 @@ pub const SERIALIZER_JSON: i32 = 1;
 #[derive(Debug, Default, Clone)]
 pub struct BatchBuilder {
     batch: MessageBatch,
-    type_index: BTreeMap<&'static str, i32>,
+    type_index: BTreeMap<String, i32>,
     target_index: BTreeMap<String, i32>,
     sender_index: BTreeMap<String, i32>,
 }
@@ -67,12 +67,38 @@ impl BatchBuilder {
         message: &WireMessage,
         header: Option<&BTreeMap<String, String>>,
     ) {
-        let type_name = message.type_name();
+        self.push_raw(
+            target,
+            sender,
+            message.type_name(),
+            SERIALIZER_PROTOBUF,
+            message.encode_to_vec(),
+            header,
+        );
+    }
+
+    /// Appends one already serialized message: any type name (an
+    /// application's own protobuf or JSON type), its serializer id and its
+    /// bytes. Tables and request ids follow the same rules as [`Self::push`].
+    pub fn push_raw(
+        &mut self,
+        target: &Pid,
+        sender: Option<&Pid>,
+        type_name: &str,
+        serializer_id: i32,
+        message_data: Vec<u8>,
+        header: Option<&BTreeMap<String, String>>,
+    ) {
         let type_names = &mut self.batch.type_names;
-        let type_id = *self.type_index.entry(type_name).or_insert_with(|| {
-            type_names.push(type_name.into());
-            i32::try_from(type_names.len() - 1).unwrap_or(i32::MAX)
-        });
+        let type_id = match self.type_index.get(type_name) {
+            Some(id) => *id,
+            None => {
+                type_names.push(type_name.into());
+                let id = i32::try_from(type_names.len() - 1).unwrap_or(i32::MAX);
+                self.type_index.insert(type_name.into(), id);
+                id
+            }
+        };
         let target_idx = table_index(&mut self.batch.targets, &mut self.target_index, target);
         let (sender_idx, sender_request_id) = match sender {
             None => (0, 0),
@@ -86,10 +112,10 @@ impl BatchBuilder {
         });
         self.batch.envelopes.push(MessageEnvelope {
             type_id,
-            message_data: message.encode_to_vec(),
+            message_data,
             target: target_idx,
             sender: sender_idx,
-            serializer_id: SERIALIZER_PROTOBUF,
+            serializer_id,
             message_header,
             target_request_id: target.request_id,
             sender_request_id,
@@ -295,6 +321,21 @@ mod tests {
         assert_eq!(decoded[0].sender, Some(fut));
         assert_eq!(decoded[1].target.request_id, 9);
         assert_eq!(decoded[1].sender, None);
+    }
+
+    #[test]
+    fn raw_messages_share_the_type_table() {
+        let mut b = BatchBuilder::new();
+        let t = pid("a:1", "echo", 0);
+        b.push_raw(&t, None, "myapp.Ping", SERIALIZER_JSON, b"{}".to_vec(), None);
+        b.push(&t, None, &GossipResponse::default().into(), None);
+        b.push_raw(&t, None, "myapp.Ping", SERIALIZER_PROTOBUF, vec![8, 1], None);
+        let batch = b.build();
+        assert_eq!(batch.type_names, ["myapp.Ping", "cluster.GossipResponse"]);
+        let e = &batch.envelopes;
+        assert_eq!((e[0].type_id, e[0].serializer_id), (0, SERIALIZER_JSON));
+        assert_eq!((e[2].type_id, e[2].serializer_id), (0, SERIALIZER_PROTOBUF));
+        assert_eq!(e[2].message_data, [8, 1]);
     }
 
     #[test]
