@@ -1,0 +1,146 @@
+//! The echo example (`examples/echo_actor`) as a child process: built with
+//! the features this test was built with (so the build `cargo test` already
+//! made is reused), started on a free port, stopped with SIGTERM (graceful)
+//! or SIGKILL. Included with `#[path]`.
+
+#![allow(dead_code)]
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::mpsc,
+    time::timeout,
+};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// `cargo build --example echo_actor` with this test's features; the binary.
+pub fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut features = Vec::new();
+        if cfg!(feature = "etcd") {
+            features.push("etcd");
+        }
+        if cfg!(feature = "test-util") {
+            features.push("test-util");
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "--example", "echo_actor", "--message-format=short"])
+            .current_dir(&root);
+        if !features.is_empty() {
+            cmd.arg("--features").arg(features.join(","));
+        }
+        let out = cmd.output().expect("running cargo build --example echo_actor");
+        assert!(
+            out.status.success(),
+            "cargo build --example echo_actor failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        target.join("debug").join("examples").join("echo_actor")
+    })
+    .clone()
+}
+
+/// A running echo example.
+pub struct EchoExample {
+    child: Child,
+    lines: mpsc::UnboundedReceiver<String>,
+    log: Arc<Mutex<Vec<String>>>,
+    /// Its remote address.
+    pub address: String,
+}
+
+impl EchoExample {
+    pub async fn start() -> EchoExample {
+        let mut child = Command::new(binary())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start examples/echo_actor");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::unbounded_channel();
+        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = r.next_line().await {
+                l1.lock().unwrap().push(format!("out: {line}"));
+                let _ = tx.send(line);
+            }
+        });
+        tokio::spawn(async move {
+            let mut r = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = r.next_line().await {
+                l2.lock().unwrap().push(format!("err: {line}"));
+            }
+        });
+        let mut ex = EchoExample {
+            child,
+            lines,
+            log,
+            address: String::new(),
+        };
+        let line = ex.expect(|l| l.starts_with("echo actor at ")).await;
+        let pid = line["echo actor at ".len()..].trim();
+        ex.address = pid.strip_suffix("/echo").unwrap_or(pid).to_owned();
+        ex
+    }
+
+    pub fn output(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    async fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let found = timeout(DEADLINE, async {
+            while let Some(line) = self.lines.recv().await {
+                if pred(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("expected line not seen; echo example output:\n{}", self.output()),
+        }
+    }
+
+    /// SIGTERM: the example shuts its remote down gracefully and exits 0.
+    pub async fn terminate(mut self) {
+        let pid = self.child.id().expect("example still running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        self.expect(|l| l == "bye").await;
+        let status = timeout(DEADLINE, self.child.wait()).await;
+        assert!(
+            matches!(status, Ok(Ok(s)) if s.success()),
+            "echo example did not exit cleanly: {status:?}\n{}",
+            self.output()
+        );
+    }
+
+    /// SIGKILL, then reap.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("kill -9 the echo example");
+        let _ = timeout(DEADLINE, self.child.wait()).await;
+    }
+}
