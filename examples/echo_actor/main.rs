@@ -22,9 +22,7 @@ mod interop;
 use std::net::SocketAddr;
 
 use interop::Ping;
-use protogossip::remote::{
-    Actor, ActorContext, ActorMessage, Handlers, Remote, RemoteConfig,
-};
+use protogossip::remote::{Actor, ActorContext, ActorMessage, Handlers, Remote, RemoteConfig};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Answers each `interop.Ping` with its `interop.Pong`.

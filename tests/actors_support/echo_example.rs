@@ -37,10 +37,33 @@ pub fn binary() -> PathBuf {
         let mut cmd = std::process::Command::new(cargo);
         cmd.args(["build", "--example", "echo_actor", "--message-format=short"])
             .current_dir(&root);
+        // Not the variables cargo sets for this test process: build scripts
+        // (ring's) rerun when they change, and the next `cargo test` would
+        // then rebuild half the dependency tree.
+        for (name, _) in std::env::vars_os() {
+            let n = name.to_string_lossy();
+            if n == "OUT_DIR"
+                || n == "CARGO_PRIMARY_PACKAGE"
+                || n == "CARGO_TARGET_TMPDIR"
+                || n == "CARGO_RUSTC_CURRENT_DIR"
+                || [
+                    "CARGO_PKG_",
+                    "CARGO_MANIFEST_",
+                    "CARGO_CRATE_",
+                    "CARGO_BIN_",
+                ]
+                .iter()
+                .any(|p| n.starts_with(p))
+            {
+                cmd.env_remove(&name);
+            }
+        }
         if !features.is_empty() {
             cmd.arg("--features").arg(features.join(","));
         }
-        let out = cmd.output().expect("running cargo build --example echo_actor");
+        let out = cmd
+            .output()
+            .expect("running cargo build --example echo_actor");
         assert!(
             out.status.success(),
             "cargo build --example echo_actor failed:\n{}",
@@ -117,7 +140,10 @@ impl EchoExample {
         .await;
         match found {
             Ok(Some(line)) => line,
-            _ => panic!("expected line not seen; echo example output:\n{}", self.output()),
+            _ => panic!(
+                "expected line not seen; echo example output:\n{}",
+                self.output()
+            ),
         }
     }
 

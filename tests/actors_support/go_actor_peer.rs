@@ -117,7 +117,10 @@ impl GoActorPeer {
         match found {
             Ok(Ok(v)) => v,
             Ok(Err(bad)) if !bad.is_null() => panic!("Go refused a command: {bad}"),
-            _ => panic!("no {what} from Go within {DEADLINE:?}; Go output:\n{}", self.output()),
+            _ => panic!(
+                "no {what} from Go within {DEADLINE:?}; Go output:\n{}",
+                self.output()
+            ),
         }
     }
 
