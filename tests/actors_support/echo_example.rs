@@ -5,19 +5,11 @@
 
 #![allow(dead_code)]
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    sync::{Arc, Mutex, OnceLock},
-    time::Duration,
-};
+use std::{path::PathBuf, process::Stdio, sync::OnceLock, time::Duration};
 
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-    sync::mpsc,
-    time::timeout,
-};
+use tokio::{process::Command, time::timeout};
+
+use crate::child_lines::ChildLines;
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -79,43 +71,18 @@ pub fn binary() -> PathBuf {
 
 /// A running echo example.
 pub struct EchoExample {
-    child: Child,
-    lines: mpsc::UnboundedReceiver<String>,
-    log: Arc<Mutex<Vec<String>>>,
+    proc: ChildLines,
     /// Its remote address.
     pub address: String,
 }
 
 impl EchoExample {
     pub async fn start() -> EchoExample {
-        let mut child = Command::new(binary())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start examples/echo_actor");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, lines) = mpsc::unbounded_channel();
-        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                l1.lock().unwrap().push(format!("out: {line}"));
-                let _ = tx.send(line);
-            }
-        });
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                l2.lock().unwrap().push(format!("err: {line}"));
-            }
-        });
+        let mut cmd = Command::new(binary());
+        cmd.stdin(Stdio::null());
+        let proc = ChildLines::spawn(&mut cmd).expect("start examples/echo_actor");
         let mut ex = EchoExample {
-            child,
-            lines,
-            log,
+            proc,
             address: String::new(),
         };
         let line = ex.expect(|l| l.starts_with("echo actor at ")).await;
@@ -125,38 +92,32 @@ impl EchoExample {
     }
 
     pub fn output(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.proc.output()
     }
 
     async fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        let found = timeout(DEADLINE, async {
-            while let Some(line) = self.lines.recv().await {
-                if pred(&line) {
-                    return Some(line);
-                }
-            }
-            None
-        })
-        .await;
-        match found {
-            Ok(Some(line)) => line,
-            _ => panic!(
+        let found = self
+            .proc
+            .next_matching(DEADLINE, |l| pred(l).then(|| l.to_owned()))
+            .await;
+        found.unwrap_or_else(|| {
+            panic!(
                 "expected line not seen; echo example output:\n{}",
                 self.output()
-            ),
-        }
+            )
+        })
     }
 
     /// SIGTERM: the example shuts its remote down gracefully and exits 0.
     pub async fn terminate(mut self) {
-        let pid = self.child.id().expect("example still running");
+        let pid = self.proc.child.id().expect("example still running");
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()
             .expect("kill -TERM");
         assert!(status.success());
         self.expect(|l| l == "bye").await;
-        let status = timeout(DEADLINE, self.child.wait()).await;
+        let status = timeout(DEADLINE, self.proc.child.wait()).await;
         assert!(
             matches!(status, Ok(Ok(s)) if s.success()),
             "echo example did not exit cleanly: {status:?}\n{}",
@@ -166,7 +127,6 @@ impl EchoExample {
 
     /// SIGKILL, then reap.
     pub async fn kill(mut self) {
-        self.child.start_kill().expect("kill -9 the echo example");
-        let _ = timeout(DEADLINE, self.child.wait()).await;
+        self.proc.kill(DEADLINE).await;
     }
 }

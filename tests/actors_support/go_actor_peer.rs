@@ -5,20 +5,16 @@
 
 #![allow(dead_code)]
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    sync::{Arc, Mutex, OnceLock},
-    time::Duration,
-};
+use std::{path::PathBuf, process::Stdio, sync::OnceLock, time::Duration};
 
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, ChildStdin, Command},
-    sync::mpsc,
+    io::AsyncWriteExt,
+    process::{ChildStdin, Command},
     time::timeout,
 };
+
+use crate::child_lines::ChildLines;
 
 /// How long any single wait on the Go process may take.
 pub const DEADLINE: Duration = Duration::from_secs(20);
@@ -31,50 +27,31 @@ fn binary() -> PathBuf {
 
 /// A running `actorpeer`.
 pub struct GoActorPeer {
-    child: Child,
+    proc: ChildLines,
     stdin: ChildStdin,
-    events: mpsc::UnboundedReceiver<Value>,
-    log: Arc<Mutex<Vec<String>>>,
     /// Its remote address, `127.0.0.1:<port>`.
     pub address: String,
+}
+
+/// What a wait found: the event, or a command Go refused.
+enum Found {
+    Event(Value),
+    Refused(Value),
 }
 
 impl GoActorPeer {
     /// Starts the node on a free port and waits for its `ready` event.
     pub async fn start() -> GoActorPeer {
-        let mut child = Command::new(binary())
-            .args(["-port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start actorpeer");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, events) = mpsc::unbounded_channel();
-        let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                l1.lock().unwrap().push(format!("out: {line}"));
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                l2.lock().unwrap().push(format!("err: {line}"));
-            }
-        });
-        let stdin = child.stdin.take().unwrap();
+        let mut proc = ChildLines::spawn(
+            Command::new(binary())
+                .args(["-port", "0"])
+                .stdin(Stdio::piped()),
+        )
+        .expect("start actorpeer");
+        let stdin = proc.child.stdin.take().expect("piped stdin");
         let mut peer = GoActorPeer {
-            child,
+            proc,
             stdin,
-            events,
-            log,
             address: String::new(),
         };
         let ready = peer.expect("ready", "").await;
@@ -84,7 +61,7 @@ impl GoActorPeer {
 
     /// Everything the process wrote so far (stdout and stderr).
     pub fn output(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.proc.output()
     }
 
     /// Writes one command line.
@@ -99,25 +76,29 @@ impl GoActorPeer {
         }
     }
 
+    /// The next event matching `pred` (or a refused command) within `deadline`.
+    async fn next(&mut self, deadline: Duration, pred: impl Fn(&Value) -> bool) -> Option<Found> {
+        self.proc
+            .next_matching(deadline, |line| {
+                let v = serde_json::from_str::<Value>(line).ok()?;
+                if v["ev"] == "bad-command" {
+                    Some(Found::Refused(v))
+                } else if pred(&v) {
+                    Some(Found::Event(v))
+                } else {
+                    None
+                }
+            })
+            .await
+    }
+
     /// The first event matching `pred` within [`DEADLINE`]; panics with the
     /// Go output otherwise.
     pub async fn expect_where(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let found = timeout(DEADLINE, async {
-            while let Some(v) = self.events.recv().await {
-                if v["ev"] == "bad-command" {
-                    return Err(v);
-                }
-                if pred(&v) {
-                    return Ok(v);
-                }
-            }
-            Err(Value::Null)
-        })
-        .await;
-        match found {
-            Ok(Ok(v)) => v,
-            Ok(Err(bad)) if !bad.is_null() => panic!("Go refused a command: {bad}"),
-            _ => panic!(
+        match self.next(DEADLINE, pred).await {
+            Some(Found::Event(v)) => v,
+            Some(Found::Refused(v)) => panic!("Go refused a command: {v}"),
+            None => panic!(
                 "no {what} from Go within {DEADLINE:?}; Go output:\n{}",
                 self.output()
             ),
@@ -142,31 +123,21 @@ impl GoActorPeer {
 
     /// Asserts that no event matching `pred` arrives within `quiet`.
     pub async fn assert_quiet(&mut self, quiet: Duration, pred: impl Fn(&Value) -> bool) {
-        let seen = timeout(quiet, async {
-            while let Some(v) = self.events.recv().await {
-                if pred(&v) {
-                    return Some(v);
-                }
-            }
-            None
-        })
-        .await;
-        if let Ok(Some(v)) = seen {
+        if let Some(Found::Event(v) | Found::Refused(v)) = self.next(quiet, pred).await {
             panic!("unexpected Go event {v}\n{}", self.output());
         }
     }
 
     /// SIGKILL, then reap.
     pub async fn kill(&mut self) {
-        self.child.start_kill().expect("kill actorpeer");
-        let _ = timeout(DEADLINE, self.child.wait()).await;
+        self.proc.kill(DEADLINE).await;
     }
 
     /// Graceful `Remote.Shutdown(true)`; asserts a clean exit.
     pub async fn quit(mut self) {
         self.cmd("quit").await;
         self.expect("bye", "").await;
-        let status = timeout(DEADLINE, self.child.wait()).await;
+        let status = timeout(DEADLINE, self.proc.child.wait()).await;
         assert!(
             matches!(status, Ok(Ok(s)) if s.success()),
             "Go did not exit cleanly: {status:?}\n{}",
