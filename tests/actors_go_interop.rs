@@ -710,9 +710,15 @@ async fn echo_example_answers_go_and_its_end_reaches_go_watchers() {
     go.cmd(&format!("watch g1b {addr} ghost")).await;
     go.expect("terminated", "g1b").await;
     example.terminate().await;
-    let t = go.expect("terminated", "g1").await;
+    // Our Terminated{Stopped} and the end of Go's stream to us race inside
+    // Go: its endpoint watcher may tell AddressTerminated first (seen in 1
+    // of 2 runs), then the Stopped that we sent still arrives.
+    let t = go
+        .expect_where("Terminated{Stopped} for g1", |v| {
+            v["ev"] == "terminated" && v["tag"] == "g1" && v["why"] == "Stopped"
+        })
+        .await;
     assert_eq!(t["who"], pid_json(&addr, "echo", 0));
-    assert_eq!(t["why"], "Stopped", "{}", go.output());
 
     step("kill -9: Go's endpoint to it is lost, its watcher gets AddressTerminated");
     let example = EchoExample::start().await;
