@@ -106,6 +106,14 @@ scripts/fuzz.sh 60
 step "Go: vet and tests (go-interop)"
 (cd go-interop && go vet ./... && go test ./... 2>&1 | tee -a "$log")
 
+step "Go: the interop application protos regenerate to the committed code"
+# protoc-gen-go at the version go.mod pins, installed into a private bin dir.
+pgg_version=$(cd go-interop && go list -m -f '{{.Version}}' google.golang.org/protobuf)
+pgg_bin=${CARGO_TARGET_DIR:-$root/target}/go-bin/protoc-gen-go-$pgg_version
+GOBIN=$pgg_bin go install "google.golang.org/protobuf/cmd/protoc-gen-go@$pgg_version" \
+  || { echo "could not install protoc-gen-go $pgg_version" >&2; exit 1; }
+PATH="$pgg_bin:$PATH" go-interop/proto/gen.sh --check
+
 step "Go: golden vectors regenerate to the committed bytes"
 if [ -x go-interop/regen-vectors.sh ]; then
   go-interop/regen-vectors.sh --check
