@@ -238,7 +238,11 @@ fn every_class_of_bad_setting_exits_2() {
         (&["--profile", "go-2030"], "go-2024-03"),
         (
             &["--provider", "static", "--seeds", "nohost"],
-            "id@host:port",
+            "is not host:port",
+        ),
+        (
+            &["--provider", "static", "--seeds", "abc@127.0.0.1:8090"],
+            "learned from the seed",
         ),
         (&["--state", "novalue"], "not key=value"),
         (&["--state", "heartbeat=1"], "protocol writes that key"),
