@@ -23,13 +23,19 @@ done
 
 target=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The servers were started inside $(start …) subshells: their pids are in
+  # a file, and their stdin is a FIFO only this shell holds open.
+  if [ -f "$work/pids" ]; then xargs kill < "$work/pids" 2>/dev/null || true; fi
+  exec 3>&- || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Servers read stdin from this FIFO; this shell holds it open (read-write, so
+# opening it never blocks) and closes it on exit, so they see end of input.
+mkfifo "$work/hold"
+exec 3<> "$work/hold"
 
 echo "building (release)..." >&2
 cargo build -q --release --example echo_actor
@@ -39,8 +45,8 @@ cargo build -q --release --example echo_actor
 # pattern and prints the address in it.
 start() {
   local pattern=$1 out=$work/$2.out; shift 2
-  "$@" < <(sleep 1000000) > "$out" 2> "$out.err" &
-  pids+=($!)
+  "$@" < "$work/hold" 3>&- > "$out" 2> "$out.err" &
+  echo $! >> "$work/pids"
   for _ in $(seq 100); do
     if grep -qE "$pattern" "$out"; then grep -oE '127\.0\.0\.1:[0-9]+' "$out" | head -1; return; fi
     sleep 0.1
