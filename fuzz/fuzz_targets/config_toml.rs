@@ -24,6 +24,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let config = settings.config;
     // Settings that built were validated; they must hold up.
-    assert!(config.validate().is_ok(), "built settings failed validation");
+    assert!(
+        config.validate().is_ok(),
+        "built settings failed validation"
+    );
     GossipCore::new("fuzz", config.gossip.clone()).expect("a valid config starts a core");
 });
