@@ -49,6 +49,17 @@ rm -rf "$out"
 
 # remote_message: RemoteMessage frames (handshakes, batches) as Go writes them.
 for f in "$vectors"/remote/*.bin; do seed remote_message <"$f"; done
+# A batch with one JSON envelope (serializer 1, body "{}") of a type nobody
+# registered, for 127.0.0.1:8090/x: the router counts it as an unknown type.
+# (The harness once expected "bad serializer" for every JSON envelope.)
+{
+  bytes 0a 2e                               # RemoteMessage.message_batch, 46 bytes
+  bytes 0a 0b; printf 'myapp.Hello'         #   type_names[0]
+  bytes 12 13 0a 0e; printf '127.0.0.1:8090'; bytes 12 01; printf 'x'
+                                            #   targets[0] = PID{127.0.0.1:8090, x}
+  bytes 1a 0a 08 00 12 02; printf '{}'; bytes 18 00 28 01
+                                            #   envelope: type 0, body {}, target 0, serializer 1
+} | seed remote_message
 
 # gossip_values: GossipKeyValues as Go writes them, and bare values.
 for f in "$vectors"/gossip_values/*.bin "$vectors"/cluster/*.bin \

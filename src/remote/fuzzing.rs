@@ -123,4 +123,35 @@ mod tests {
         assert_eq!(m.outbound_envelopes, 1, "the dead letter, queued");
         assert_eq!(route_frame(&[0xff]), None);
     }
+
+    /// The count the `remote_message` target's model expects (its seed
+    /// `764ce24…`): JSON of a built-in type is a refused serializer, JSON of
+    /// a name nobody registered is an unknown type.
+    #[test]
+    fn json_envelopes_count_as_bad_serializer_or_unknown_type() {
+        let mut batch = BatchBuilder::new().build();
+        batch.type_names = vec!["myapp.Hello".into(), "cluster.GossipResponse".into()];
+        batch.targets = vec![pid(FUZZ_ADDRESS, "x")];
+        for type_id in [0, 1] {
+            batch
+                .envelopes
+                .push(crate::wire::proto::remote::MessageEnvelope {
+                    type_id,
+                    message_data: b"{}".to_vec(),
+                    serializer_id: crate::wire::SERIALIZER_JSON,
+                    ..Default::default()
+                });
+        }
+        let frame = RemoteMessage {
+            message_type: Some(MessageType::MessageBatch(batch)),
+        }
+        .encode_to_vec();
+        let m = route_frame(&frame).unwrap();
+        assert_eq!(m.envelopes_unknown_type, 1, "myapp.Hello");
+        assert_eq!(
+            m.envelopes_bad_serializer, 1,
+            "cluster.GossipResponse as JSON"
+        );
+        assert_eq!(m.inbound_envelopes, 0);
+    }
 }
