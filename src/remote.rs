@@ -55,6 +55,7 @@ mod admission;
 mod block_list;
 mod config;
 mod conn;
+mod dead_letter;
 mod endpoint;
 mod endpoint_manager;
 mod error;

@@ -29,6 +29,7 @@ use tracing::{debug, warn};
 use super::{
     EventStreamMessage, Handlers, RemoteMetrics, TransportError,
     actor::{Cell, Host, Transmit},
+    dead_letter,
     endpoint_manager::EndpointManager,
     message::{ActorMessage, Header},
     outbound::{Outbound, OutboundBody},
@@ -38,7 +39,7 @@ use super::{
 use crate::wire::{
     DecodeError, WireMessage,
     proto::{
-        actor::{DeadLetterResponse, Pid, Terminated, TerminatedReason},
+        actor::{Pid, Terminated, TerminatedReason},
         cluster::ActivationResponse,
     },
 };
@@ -353,21 +354,9 @@ impl Router {
     /// An envelope nobody here handles: the requester (if any) gets
     /// `DeadLetterResponse{Target}`.
     pub(crate) fn dead_letter(self: &Arc<Self>, target: Pid, sender: Option<Pid>, what: &str) {
-        RemoteMetrics::inc(&self.metrics.envelopes_dead_lettered);
-        debug!(target_id = %target.id, %what, has_sender = sender.is_some(), "dead letter");
-        if what == "actor.DeadLetterResponse" {
-            return;
-        }
-        if let Some(s) = sender {
-            RemoteMetrics::inc(&self.metrics.dead_letter_responses_sent);
-            self.reply(
-                s,
-                DeadLetterResponse {
-                    target: Some(target),
-                }
-                .into(),
-            );
-        }
+        dead_letter::answer(&self.metrics, target, sender, what, |to, answer| {
+            self.reply(to, answer);
+        });
     }
 }
 

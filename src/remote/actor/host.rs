@@ -19,7 +19,7 @@ use tracing::{debug, error, warn};
 use super::{Actor, ActorContext, ActorOptions};
 use crate::{
     remote::{
-        ActorError, RemoteEvent, RemoteMetrics, TransportError,
+        ActorError, RemoteEvent, RemoteMetrics, TransportError, dead_letter,
         event::EventListener,
         message::{ActorMessage, Header, RawMessage, TypeRegistry},
         outbound::OutboundBody,
@@ -28,7 +28,7 @@ use crate::{
     },
     wire::{
         WireMessage,
-        proto::actor::{DeadLetterResponse, Pid, Terminated, TerminatedReason, Unwatch, Watch},
+        proto::actor::{Pid, Terminated, TerminatedReason, Unwatch, Watch},
     },
 };
 
@@ -333,20 +333,12 @@ impl Host {
 
     /// A message nobody will handle: counted, and a requester gets
     /// `DeadLetterResponse{target}` (never in answer to one).
-    fn dead_letter(&self, target: &Pid, sender: Option<Pid>, message: &ActorMessage) {
-        RemoteMetrics::inc(&self.metrics.envelopes_dead_lettered);
-        if matches!(message.as_wire(), Some(WireMessage::DeadLetterResponse(_))) {
-            return;
-        }
-        if let Some(s) = sender {
-            RemoteMetrics::inc(&self.metrics.dead_letter_responses_sent);
-            let answer = DeadLetterResponse {
-                target: Some(target.clone()),
-            };
-            if let Err(e) = self.send(s, WireMessage::from(answer).into(), None, Header::new()) {
+    fn dead_letter(&self, target: &Pid, sender: Option<Pid>, what: &str) {
+        dead_letter::answer(&self.metrics, target.clone(), sender, what, |to, answer| {
+            if let Err(e) = self.send(to, answer.into(), None, Header::new()) {
                 debug!(error = %e, "could not send DeadLetterResponse");
             }
-        }
+        });
     }
 
     /// Delivers one message for the hosted actor `cell` (from the router).
@@ -410,10 +402,10 @@ impl Host {
                             warn!(pid = ?cell.pid, dropped = n + 1,
                                 "actor mailbox full: dropping message (logged once per 1024 drops)");
                         }
-                        self.dead_letter(&target, e.sender, &e.message);
+                        self.dead_letter(&target, e.sender, e.message.type_name());
                     }
                     Err(mpsc::error::TrySendError::Closed(e)) => {
-                        self.dead_letter(&target, e.sender, &e.message);
+                        self.dead_letter(&target, e.sender, e.message.type_name());
                     }
                 }
             }
@@ -566,7 +558,7 @@ impl Host {
         }
         mailbox.close();
         while let Ok(e) = mailbox.try_recv() {
-            self.dead_letter(&cell.pid, e.sender, &e.message);
+            self.dead_letter(&cell.pid, e.sender, e.message.type_name());
         }
         self.forget_watches_of(&cell.pid.id);
         let _ = self.tell_watchers(cell);
@@ -628,9 +620,11 @@ async fn run<A: Actor>(
             RemoteMetrics::inc(&host.metrics.actor_panics);
             error!(pid = ?cell.pid, panic = %what, "actor panicked; stopping it");
             host.stop(&cell.pid.id);
-            let failed =
-                ActorMessage::from(WireMessage::from(crate::wire::proto::actor::PoisonPill {}));
-            host.dead_letter(&cell.pid, ctx.sender.take(), &failed);
+            host.dead_letter(
+                &cell.pid,
+                ctx.sender.take(),
+                "a message its handler panicked on",
+            );
             break;
         }
     }
