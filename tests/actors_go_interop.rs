@@ -22,7 +22,7 @@
 //! after it. Rust → Go, a request round trip on the same endpoint does it.
 //! Every wait is bounded ([`DEADLINE`]); failures print the Go output.
 
-#[path = "actors_support/child_lines.rs"]
+#[path = "support/child_lines.rs"]
 mod child_lines;
 #[path = "actors_support/echo_example.rs"]
 mod echo_example;

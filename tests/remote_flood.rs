@@ -27,6 +27,8 @@
 //! either close at once, or connect and stay silent, or send the HTTP/2
 //! preface and stay silent, until the node closes them or 1.5 s pass.
 
+#[path = "support/child_lines.rs"]
+mod child_lines;
 #[path = "remote_support/fixture.rs"]
 mod fixture;
 #[path = "support/go_build.rs"]

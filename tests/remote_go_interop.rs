@@ -4,6 +4,8 @@
 //! cheap), starts it on a free loopback port and drives it over stdin. Every
 //! wait has a deadline; on failure the Go process's output is printed.
 
+#[path = "support/child_lines.rs"]
+mod child_lines;
 #[path = "remote_support/fixture.rs"]
 mod fixture;
 #[path = "support/go_build.rs"]
@@ -214,7 +216,7 @@ async fn go_graceful_shutdown_terminates_our_endpoint_and_a_restarted_go_is_reco
 
     let first_id = echo_and_connected_member_id(&rust, &echo, &mut events, &go).await;
 
-    let log = go.log.clone();
+    let log = go.log();
     go.quit().await;
     let terminated = next_event(
         &mut events,

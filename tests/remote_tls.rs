@@ -3,6 +3,8 @@
 
 #[path = "remote_support/certs.rs"]
 mod certs;
+#[path = "support/child_lines.rs"]
+mod child_lines;
 #[path = "remote_support/fixture.rs"]
 mod fixture;
 #[path = "support/go_build.rs"]

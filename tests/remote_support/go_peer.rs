@@ -12,11 +12,12 @@ use std::{
 };
 
 use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    process::{Child, ChildStdin, Command},
-    sync::mpsc,
+    io::AsyncWriteExt,
+    process::{ChildStdin, Command},
     time::timeout,
 };
+
+use crate::child_lines::ChildLines;
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -30,49 +31,25 @@ pub use crate::net::free_port;
 
 /// A running Go node.
 pub struct GoPeer {
-    child: Child,
+    process: ChildLines,
     stdin: ChildStdin,
-    lines: mpsc::UnboundedReceiver<String>,
-    pub log: Arc<Mutex<Vec<String>>>,
     pub address: String,
 }
 
 impl GoPeer {
     pub async fn start(port: u16, args: &[String]) -> GoPeer {
-        let mut child = Command::new(go_binary())
-            .arg("-port")
-            .arg(port.to_string())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start remotepeer");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, lines) = mpsc::unbounded_channel();
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (l1, l2) = (Arc::clone(&log), Arc::clone(&log));
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                l1.lock().unwrap().push(format!("out: {line}"));
-                let _ = tx.send(line);
-            }
-        });
-        tokio::spawn(async move {
-            let mut r = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = r.next_line().await {
-                l2.lock().unwrap().push(format!("err: {line}"));
-            }
-        });
-        let stdin = child.stdin.take().unwrap();
+        let mut process = ChildLines::spawn(
+            Command::new(go_binary())
+                .arg("-port")
+                .arg(port.to_string())
+                .args(args)
+                .stdin(Stdio::piped()),
+        )
+        .expect("start remotepeer");
+        let stdin = process.child.stdin.take().unwrap();
         let mut peer = GoPeer {
-            child,
+            process,
             stdin,
-            lines,
-            log,
             address: String::new(),
         };
         let ready = peer.expect(|l| l.starts_with("ready ")).await;
@@ -81,8 +58,13 @@ impl GoPeer {
         peer
     }
 
+    /// Go's output, to read after the peer is gone.
+    pub fn log(&self) -> Arc<Mutex<Vec<String>>> {
+        self.process.shared_log()
+    }
+
     pub fn output(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.process.output()
     }
 
     pub async fn cmd(&mut self, line: &str) {
@@ -118,25 +100,17 @@ impl GoPeer {
 
     /// Waits for a stdout line matching `pred`.
     pub async fn expect(&mut self, pred: impl Fn(&str) -> bool) -> String {
-        let found = timeout(DEADLINE, async {
-            while let Some(line) = self.lines.recv().await {
-                if pred(&line) {
-                    return Some(line);
-                }
-            }
-            None
-        })
-        .await;
-        match found {
-            Ok(Some(line)) => line,
-            _ => panic!("expected line not seen; Go output:\n{}", self.output()),
-        }
+        let found = self
+            .process
+            .next_matching(DEADLINE, |line| pred(line).then(|| line.to_owned()))
+            .await;
+        found.unwrap_or_else(|| panic!("expected line not seen; Go output:\n{}", self.output()))
     }
 
     pub async fn quit(mut self) {
         self.cmd("quit").await;
         self.expect(|l| l == "bye").await;
-        let status = timeout(DEADLINE, self.child.wait()).await;
+        let status = timeout(DEADLINE, self.process.child.wait()).await;
         assert!(
             matches!(status, Ok(Ok(s)) if s.success()),
             "Go did not exit cleanly: {status:?}\n{}",

@@ -62,6 +62,11 @@ impl ChildLines {
         self.log.lock().unwrap().join("\n")
     }
 
+    /// The log itself, to read after the process is gone.
+    pub fn shared_log(&self) -> Arc<Mutex<Vec<String>>> {
+        Arc::clone(&self.log)
+    }
+
     /// The first stdout line for which `f` gives `Some`, within `deadline`;
     /// `None` when the deadline passes or stdout ends first.
     pub async fn next_matching<T>(
