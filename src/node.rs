@@ -59,9 +59,13 @@ use crate::{
 };
 use driver::Command;
 
-/// Everything a node needs to start. `Default` is one node on loopback:
-/// automanaged provider on port 6330 polling only itself, gRPC on a free
-/// port, `/status` and `/metrics` on 127.0.0.1:6331.
+/// Everything a node needs to start. `Default` is one node on loopback
+/// (`127.0.0.1`) that binds no fixed port, so several nodes can run in one
+/// process: automanaged `/_health` on a free port polling only itself
+/// ([`AutomanagedConfig::default`](crate::provider::automanaged::AutomanagedConfig)),
+/// gRPC on a free port, and no `/status` / `/metrics` (`http: None`; set an
+/// address to serve them). The CLI node sets its documented fixed ports
+/// (6330, 6331) itself.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// The cluster name (providers only report members of the same name).
@@ -98,14 +102,11 @@ impl Default for NodeConfig {
             bind: None,
             kinds: Vec::new(),
             provider: ProviderConfig::Automanaged(
-                crate::provider::automanaged::AutomanagedConfig {
-                    hosts: vec!["127.0.0.1:6330".into()],
-                    ..Default::default()
-                },
+                crate::provider::automanaged::AutomanagedConfig::default(),
             ),
             gossip: GossipConfig::default(),
             remote: RemoteConfig::default(),
-            http: Some(SocketAddr::from(([127, 0, 0, 1], 6331))),
+            http: None,
             leave_rounds: 3,
         }
     }

@@ -238,6 +238,20 @@ async fn bad_configuration_says_what_to_fix() {
     assert!(e.contains(&port.to_string()), "{e}");
 }
 
+/// `NodeConfig::default()` binds no fixed port: two default nodes start
+/// side by side in one process, each a lone member of its own.
+#[tokio::test]
+async fn two_default_nodes_start_in_one_process() {
+    let a = NodeHandle::start(NodeConfig::default()).await.unwrap();
+    let b = NodeHandle::start(NodeConfig::default()).await.unwrap();
+    assert_ne!(a.id(), b.id());
+    assert!(a.http_address().is_none() && b.http_address().is_none());
+    assert_eq!(a.status().await.unwrap().id, a.id());
+    assert_eq!(b.status().await.unwrap().id, b.id());
+    a.shutdown(false).await.unwrap();
+    b.shutdown(false).await.unwrap();
+}
+
 #[test]
 fn cluster_gossiper_starts_at_once_and_stops_cleanly() {
     use protogossip::{gossiper::Gossiper, node::ClusterGossiper};

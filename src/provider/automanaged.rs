@@ -35,15 +35,23 @@ pub const HEALTH_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 /// The largest `/_health` body we read from a peer.
 const MAX_HEALTH_BODY: usize = 64 * 1024;
 
-/// The automanaged provider's settings. Defaults equal Go's `New()`, except
-/// the bind host (Go binds `0.0.0.0`; we bind the advertised host).
+/// The automanaged provider's settings. Timings equal Go's `New()`; the
+/// rest is chosen so a library user never clashes on a fixed port: the
+/// default is a lone node on any free port (`port: 0`) polling only itself
+/// (`hosts` empty: the node always lists itself), bound to the advertised
+/// host (Go binds `0.0.0.0`). Go's `/_health` port is 6330: set `port` and
+/// `hosts` (`127.0.0.1:6330`, one loopback spelling) to join Go members; the
+/// CLI node does so by default.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutomanagedConfig {
-    /// The port `/_health` is served on (Go's default 6330; 0 = any free port).
+    /// The port `/_health` is served on (default 0 = any free port; Go's
+    /// default is 6330).
     pub port: u16,
     /// The address `/_health` is bound to; `None` = this node's advertised host.
     pub bind_host: Option<String>,
-    /// `host:port` of every node's `/_health` endpoint, usually this one included.
+    /// `host:port` of every node's `/_health` endpoint, usually this one
+    /// included (empty, the default: only this node, which always lists
+    /// itself).
     pub hosts: Vec<String>,
     /// How often the hosts are polled (Go: 2 s).
     pub refresh: Duration,
@@ -57,9 +65,9 @@ pub struct AutomanagedConfig {
 impl Default for AutomanagedConfig {
     fn default() -> Self {
         Self {
-            port: 6330,
+            port: 0,
             bind_host: None,
-            hosts: vec!["localhost:6330".into()],
+            hosts: Vec::new(),
             refresh: Duration::from_secs(2),
             request_timeout: Duration::from_secs(2),
             missed_polls_before_leave: 3,
@@ -502,5 +510,11 @@ mod tests {
         };
         assert!(c.validate().is_err());
         assert!(AutomanagedConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn default_binds_no_fixed_port_and_polls_only_itself() {
+        let c = AutomanagedConfig::default();
+        assert_eq!((c.port, c.hosts.len()), (0, 0));
     }
 }

@@ -196,8 +196,9 @@ impl NodeArgs {
         if let Some(ms) = self.blocked_state_retention_ms {
             config.gossip.blocked_state_retention = Duration::from_millis(ms);
         }
+        // The CLI's documented default; the library's default serves nothing.
         config.http = match self.http.as_deref() {
-            None => config.http,
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 6331))),
             Some("off") => None,
             Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
                 ArgsError(format!(
