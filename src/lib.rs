@@ -36,6 +36,7 @@
 // docs.rs (nightly, `--cfg docsrs`) marks each feature-gated item with its feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
+#![deny(unreachable_pub)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;

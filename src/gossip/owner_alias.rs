@@ -19,7 +19,7 @@ use super::types::MemberId;
 
 /// Bare gossip owner ids of members whose id is `<prefix>@<owner>`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OwnerAliases {
+pub(crate) struct OwnerAliases {
     /// owner id → member id.
     by_owner: BTreeMap<MemberId, MemberId>,
     /// member id → owner id.
@@ -31,7 +31,7 @@ impl OwnerAliases {
     /// blocked; `is_member` answers for the same set). Returns whether they
     /// changed. A suffix that is itself a member id is not an alias: that
     /// member owns its own state.
-    pub fn rebuild<'a>(
+    pub(crate) fn rebuild<'a>(
         &mut self,
         ids: impl Iterator<Item = &'a MemberId>,
         is_member: impl Fn(&str) -> bool,
@@ -55,23 +55,23 @@ impl OwnerAliases {
     }
 
     /// The member that owner `owner` is (itself when it has no alias).
-    pub fn member_of<'a>(&'a self, owner: &'a MemberId) -> &'a MemberId {
+    pub(crate) fn member_of<'a>(&'a self, owner: &'a MemberId) -> &'a MemberId {
         self.by_owner.get(owner.as_str()).unwrap_or(owner)
     }
 
     /// The member that owner id `owner` is, by string.
-    pub fn member_of_str<'a>(&'a self, owner: &'a str) -> &'a str {
+    pub(crate) fn member_of_str<'a>(&'a self, owner: &'a str) -> &'a str {
         self.by_owner.get(owner).map_or(owner, MemberId::as_str)
     }
 
     /// The bare owner id member `member` may also gossip under.
-    pub fn alias_of(&self, member: &str) -> Option<&MemberId> {
+    pub(crate) fn alias_of(&self, member: &str) -> Option<&MemberId> {
         self.by_member.get(member)
     }
 
     /// The gossip state member `member` publishes in `state`: under its own
     /// id, or else under its alias.
-    pub fn owner_state<'s>(&self, state: &'s GossipState, member: &str) -> Option<&'s OwnerState> {
+    pub(crate) fn owner_state<'s>(&self, state: &'s GossipState, member: &str) -> Option<&'s OwnerState> {
         state
             .owner(member)
             .or_else(|| self.alias_of(member).and_then(|a| state.owner(a.as_str())))

@@ -32,7 +32,7 @@ pub fn parse_address(address: &str) -> Result<(&str, u16), TransportError> {
 ///
 /// # Errors
 /// [`TransportError::InvalidAddress`] when the address is not `host:port`.
-pub fn dial_uri(address: &str, tls: bool) -> Result<String, TransportError> {
+pub(crate) fn dial_uri(address: &str, tls: bool) -> Result<String, TransportError> {
     let (host, port) = parse_address(address)?;
     let scheme = if tls { "https" } else { "http" };
     if host.contains(':') {
