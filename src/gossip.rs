@@ -63,8 +63,8 @@ pub use consensus::{
 pub use event::{ClusterEvent, EventKind, TimedEvent};
 pub use gossip_core::GossipCore;
 pub use gossip_state::{GossipEntry, GossipState, GossipUpdate, OwnerState, merge_states};
-pub use member_list::{BlockEntry, BlockReason, MemberList, TopologyChange};
-pub use member_state_delta::{MemberStateDelta, Watermarks, build_delta, build_delta_with};
+pub use member_list::{BlockEntry, BlockReason, TopologyChange};
+pub use member_state_delta::{MemberStateDelta, Watermarks, build_delta};
 pub use member_status::MemberStatus;
 pub use outcome::{GossipOutcome, GossipRequestOutcome, OutboundGossip};
 pub use types::{MemberId, RequestToken, UnixMillis};

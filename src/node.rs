@@ -45,7 +45,7 @@ pub use cluster_gossiper::{
     MembershipEvent, MembershipSnapshot, NodeSlot, StopHandle, StopOutcome,
 };
 pub use listeners::NodeListeners;
-pub use metrics::NodeMetrics;
+pub(crate) use metrics::NodeMetrics;
 pub use state_view::{StateValueView, StateView};
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 pub use subscription::{EventFilter, Subscription, SubscriptionItem};

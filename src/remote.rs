@@ -92,8 +92,8 @@ pub use error::{ActorError, TransportError};
 pub use event::{EventStreamMessage, RemoteEvent, TerminationReason};
 pub use handler::{GossipHandler, HandlerFuture, Handlers};
 pub use message::{ActorMessage, Header, RawMessage, TypeRegistry};
-pub use metrics::{RemoteMetrics, RemoteMetricsSnapshot};
-pub use pending::{FUTURE_PREFIX, go_base64};
+pub(crate) use metrics::RemoteMetrics;
+pub use metrics::RemoteMetricsSnapshot;
 pub use router::{EVENTSTREAM_ID, GOSSIP_ID, PARTITION_ACTIVATOR_ID};
 pub use tls::TlsConfig;
 

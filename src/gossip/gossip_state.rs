@@ -229,7 +229,7 @@ impl GossipState {
 
     /// Writes an entry unconditionally (the owner's own `set_state`; the
     /// caller chooses the sequence number).
-    pub fn set(
+    pub(crate) fn set(
         &mut self,
         owner: &MemberId,
         key: &str,
@@ -250,14 +250,14 @@ impl GossipState {
     }
 
     /// Counts one more delta carrying `owner`'s newest non-heartbeat value.
-    pub fn note_data_sent(&mut self, owner: &str) {
+    pub(crate) fn note_data_sent(&mut self, owner: &str) {
         if let Some(o) = self.owners.get_mut(owner) {
             o.data_sends = o.data_sends.saturating_add(1);
         }
     }
 
     /// Forgets an owner.
-    pub fn remove_owner(&mut self, owner: &str) -> Option<OwnerState> {
+    pub(crate) fn remove_owner(&mut self, owner: &str) -> Option<OwnerState> {
         self.owners.remove(owner)
     }
 
@@ -268,6 +268,11 @@ impl GossipState {
     ///
     /// Like Go, an owner unknown to us is created even when its remote entry
     /// has no values (but we never send such an owner on).
+    ///
+    /// Hidden from the docs: the core owns the state and merges through
+    /// [`crate::gossip::GossipCore`]; this stays public only for
+    /// `benches/core_gossip.rs`.
+    #[doc(hidden)]
     pub fn merge(
         &mut self,
         remote: cluster::GossipState,

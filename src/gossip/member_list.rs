@@ -66,7 +66,7 @@ pub struct TopologyChange {
 
 /// Topology and block list of one member.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MemberList {
+pub(crate) struct MemberList {
     self_id: MemberId,
     provider: BTreeMap<MemberId, Member>,
     active: BTreeMap<MemberId, Member>,
@@ -82,7 +82,7 @@ pub(crate) fn address_of(m: &Member) -> String {
 
 impl MemberList {
     /// An empty member list for `self_id`.
-    pub fn new(self_id: MemberId) -> Self {
+    pub(crate) fn new(self_id: MemberId) -> Self {
         Self {
             self_id,
             provider: BTreeMap::new(),
@@ -94,38 +94,38 @@ impl MemberList {
     }
 
     /// The active members (provider list minus block list), ascending by id.
-    pub fn active(&self) -> &BTreeMap<MemberId, Member> {
+    pub(crate) fn active(&self) -> &BTreeMap<MemberId, Member> {
         &self.active
     }
 
     /// True when `id` is in the active topology.
-    pub fn is_active(&self, id: &str) -> bool {
+    pub(crate) fn is_active(&self, id: &str) -> bool {
         self.active.contains_key(id)
     }
 
     /// The active member at `host:port`.
-    pub fn member_at(&self, address: &str) -> Option<&MemberId> {
+    pub(crate) fn member_at(&self, address: &str) -> Option<&MemberId> {
         self.by_address.get(address)
     }
 
     /// The topology hash of the active set.
-    pub fn topology_hash(&self) -> u64 {
+    pub(crate) fn topology_hash(&self) -> u64 {
         self.hash
     }
 
     /// The block list.
-    pub fn blocked(&self) -> &BTreeMap<MemberId, BlockEntry> {
+    pub(crate) fn blocked(&self) -> &BTreeMap<MemberId, BlockEntry> {
         &self.blocked
     }
 
     /// True when `id` is blocked.
-    pub fn is_blocked(&self, id: &str) -> bool {
+    pub(crate) fn is_blocked(&self, id: &str) -> bool {
         self.blocked.contains_key(id)
     }
 
     /// Stores a provider snapshot (applied by [`Self::recompute`]).
     /// Duplicate ids keep the last record.
-    pub fn set_provider_snapshot(&mut self, members: Vec<Member>, now: UnixMillis) {
+    pub(crate) fn set_provider_snapshot(&mut self, members: Vec<Member>, now: UnixMillis) {
         self.provider = members
             .into_iter()
             .map(|m| (MemberId::new(&m.id), m))
@@ -141,7 +141,7 @@ impl MemberList {
 
     /// Adds `id` to the block list; false if it is our own id or already
     /// blocked.
-    pub fn block(&mut self, id: &MemberId, reason: BlockReason, now: UnixMillis) -> bool {
+    pub(crate) fn block(&mut self, id: &MemberId, reason: BlockReason, now: UnixMillis) -> bool {
         if *id == self.self_id || self.blocked.contains_key(id.as_str()) {
             return false;
         }
@@ -159,7 +159,7 @@ impl MemberList {
 
     /// Forgets block entries whose member has been gone from the provider
     /// for `retention`; returns the forgotten ids.
-    pub fn expire_blocks(&mut self, now: UnixMillis, retention: Duration) -> Vec<MemberId> {
+    pub(crate) fn expire_blocks(&mut self, now: UnixMillis, retention: Duration) -> Vec<MemberId> {
         let expired: Vec<MemberId> = self
             .blocked
             .iter()
@@ -176,7 +176,7 @@ impl MemberList {
     /// members that leave it are blocked (Go's rule). `None` when the
     /// member set is unchanged (compared by ids and records, not only by
     /// hash: Q-M2).
-    pub fn recompute(&mut self, now: UnixMillis) -> Option<TopologyChange> {
+    pub(crate) fn recompute(&mut self, now: UnixMillis) -> Option<TopologyChange> {
         let active: BTreeMap<MemberId, Member> = self
             .provider
             .iter()
@@ -219,7 +219,7 @@ impl MemberList {
     }
 
     /// Ids of the active set.
-    pub fn active_ids(&self) -> BTreeSet<MemberId> {
+    pub(crate) fn active_ids(&self) -> BTreeSet<MemberId> {
         self.active.keys().cloned().collect()
     }
 }

@@ -120,7 +120,7 @@ pub fn build_delta(
 /// [`build_delta`], optionally without the owners whose only news is a
 /// heartbeat (answers to inbound requests carry only news: Go sends no
 /// state in answers at all, and heartbeats ride on requests).
-pub fn build_delta_with(
+pub(crate) fn build_delta_with(
     state: &GossipState,
     self_id: &MemberId,
     target: &MemberId,

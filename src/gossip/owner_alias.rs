@@ -71,7 +71,11 @@ impl OwnerAliases {
 
     /// The gossip state member `member` publishes in `state`: under its own
     /// id, or else under its alias.
-    pub(crate) fn owner_state<'s>(&self, state: &'s GossipState, member: &str) -> Option<&'s OwnerState> {
+    pub(crate) fn owner_state<'s>(
+        &self,
+        state: &'s GossipState,
+        member: &str,
+    ) -> Option<&'s OwnerState> {
         state
             .owner(member)
             .or_else(|| self.alias_of(member).and_then(|a| state.owner(a.as_str())))

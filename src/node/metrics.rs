@@ -30,7 +30,7 @@ macro_rules! counters {
     ($( $(#[$doc:meta])* $field:ident => $name:literal, $help:literal, )*) => {
         /// The node's counters (exported as `protogossip_<name>_total`).
         #[derive(Debug, Default)]
-        pub struct NodeMetrics {
+        pub(crate) struct NodeMetrics {
             $( $(#[$doc])* pub(crate) $field: Counter, )*
         }
 

@@ -218,7 +218,7 @@ pub enum PollError {
 }
 
 /// Polls one host's `/_health`. `Ok(None)` is Go's `null` body.
-pub async fn poll_host(
+pub(crate) async fn poll_host(
     client: &HttpClientHandle,
     host: &str,
     timeout: Duration,
@@ -249,7 +249,7 @@ pub async fn poll_host(
 
 /// A reusable HTTP client for polling.
 #[derive(Clone)]
-pub struct HttpClientHandle(HttpClient);
+pub(crate) struct HttpClientHandle(HttpClient);
 
 impl Default for HttpClientHandle {
     fn default() -> Self {

@@ -12,11 +12,11 @@ macro_rules! metrics {
     ($( $(#[doc = $doc:literal])* $name:ident, )*) => {
         /// Live counters, shared by every task of one [`crate::remote::Remote`].
         #[derive(Debug, Default)]
-        pub struct RemoteMetrics {
-            $( $(#[doc = $doc])* pub $name: AtomicU64, )*
+        pub(crate) struct RemoteMetrics {
+            $( $(#[doc = $doc])* pub(crate) $name: AtomicU64, )*
         }
 
-        /// A point-in-time copy of [`RemoteMetrics`].
+        /// A point-in-time copy of the transport's live counters.
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct RemoteMetricsSnapshot {
             $( $(#[doc = $doc])* pub $name: u64, )*
@@ -37,7 +37,7 @@ macro_rules! metrics {
 
         impl RemoteMetrics {
             /// Reads every counter.
-            pub fn snapshot(&self) -> RemoteMetricsSnapshot {
+            pub(crate) fn snapshot(&self) -> RemoteMetricsSnapshot {
                 RemoteMetricsSnapshot { $( $name: self.$name.load(Ordering::Relaxed), )* }
             }
         }

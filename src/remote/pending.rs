@@ -23,12 +23,12 @@ use tokio::sync::oneshot;
 use super::{TransportError, message::ActorMessage};
 
 /// The prefix of every request id we hand out.
-pub const FUTURE_PREFIX: &str = "future$";
+pub(crate) const FUTURE_PREFIX: &str = "future$";
 
 const ALPHABET: &[u8; 64] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ~+";
 
 /// `n` in Go's `NextId` base-64 alphabet, most significant digit first.
-pub fn go_base64(mut n: u64) -> String {
+pub(crate) fn go_base64(mut n: u64) -> String {
     let mut digits = Vec::new();
     loop {
         digits.push(ALPHABET[(n % 64) as usize]);
