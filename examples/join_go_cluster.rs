@@ -24,12 +24,15 @@ pub async fn join(
     hosts: Vec<String>,
     expected: usize,
 ) -> Result<NodeHandle, NodeError> {
-    let mut automanaged = AutomanagedConfig::default();
-    automanaged.port = health_port;
-    automanaged.hosts = hosts;
-    let mut config = NodeConfig::default();
-    config.cluster_name = cluster.into();
-    config.provider = ProviderConfig::Automanaged(automanaged);
+    let config = NodeConfig {
+        cluster_name: cluster.into(),
+        provider: ProviderConfig::Automanaged(AutomanagedConfig {
+            port: health_port,
+            hosts,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let node = NodeHandle::start(config).await?;
     node.wait_for_members(expected, Duration::from_secs(30))
         .await?;

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 #[tokio::main]
 pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = |seeds: &[&str]| {
-        let mut config = NodeConfig::default();
-        config.provider = ProviderConfig::Static(StaticConfig::seeds(seeds.iter().copied()));
-        config
+    let config = |seeds: &[&str]| NodeConfig {
+        provider: ProviderConfig::Static(StaticConfig::seeds(seeds.iter().copied())),
+        ..Default::default()
     };
     let a = NodeHandle::start(config(&[])).await?;
     let b = NodeHandle::start(config(&[a.address()])).await?;

@@ -30,7 +30,6 @@ fn two_nodes_example_runs() {
 }
 
 /// Polls the Go member's `/view` until `check` holds, within [`DEADLINE`].
-#[track_caller]
 async fn go_view_until(go: &GoNode, what: &str, check: impl Fn(&serde_json::Value) -> bool) {
     let start = Instant::now();
     loop {
