@@ -15,10 +15,7 @@ use protogossip::{
 
 fn pair(rt: &tokio::runtime::Runtime) -> (RemoteHandle, RemoteHandle, Pid) {
     rt.block_on(async {
-        let config = || RemoteConfig {
-            endpoint_queue_capacity: 1 << 20,
-            ..RemoteConfig::default()
-        };
+        let config = || RemoteConfig::default().with_endpoint_queue_capacity(1 << 20);
         let a = Remote::start(config(), Handlers::new()).await.unwrap();
         let b = Remote::start(config(), Handlers::new()).await.unwrap();
         let target = Pid {

@@ -12,7 +12,6 @@ use std::time::Duration;
 use protogossip::{
     gossiper::{Gossiper, NoopGossiper},
     node::{ClusterGossiper, GossiperConfig, MembershipChange, NodeConfig},
-    provider::{ProviderConfig, automanaged::AutomanagedConfig},
 };
 
 /// Stands in for the host runtime's cluster, which owns a gossiper.
@@ -42,17 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // After: the same host, one line different. The host's advertised
     // address becomes the member's; the node runs on the gossiper's own
     // runtime, so `start` and `stop` may block this (current-thread) one.
-    let config = NodeConfig {
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: 0,
-            hosts: vec![],
-            ..Default::default()
-        }),
-        http: None,
-        ..Default::default()
-    };
-    let gossiper =
-        ClusterGossiper::with_config(GossiperConfig::new(config).advertised("127.0.0.1", 0));
+    let config = GossiperConfig::new(NodeConfig::default()).advertised("127.0.0.1", 0);
+    let gossiper = ClusterGossiper::with_config(config);
     let (_, mut changes) = gossiper.membership().subscribe_with_snapshot();
     let mut after = HostCluster {
         gossiper: Box::new(gossiper),

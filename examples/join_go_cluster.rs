@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use protogossip::node::{NodeConfig, NodeError, NodeHandle};
-use protogossip::provider::{ProviderConfig, automanaged::AutomanagedConfig};
+use protogossip::provider::automanaged::AutomanagedConfig;
 
 /// Starts a member of `cluster` serving `/_health` on `health_port` and
 /// polling `hosts`, and returns it once it has joined `expected` members
@@ -24,15 +24,13 @@ pub async fn join(
     hosts: Vec<String>,
     expected: usize,
 ) -> Result<NodeHandle, NodeError> {
-    let config = NodeConfig {
-        cluster_name: cluster.into(),
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: health_port,
-            hosts,
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let config = NodeConfig::default()
+        .with_cluster_name(cluster)
+        .with_provider(
+            AutomanagedConfig::default()
+                .with_port(health_port)
+                .with_hosts(hosts),
+        );
     let node = NodeHandle::start(config).await?;
     node.wait_for_members(expected, Duration::from_secs(30))
         .await?;

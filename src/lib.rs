@@ -41,6 +41,8 @@
 
 extern crate alloc;
 
+#[macro_use]
+mod builder;
 pub mod digest;
 pub mod gossip;
 pub mod gossiper;

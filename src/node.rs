@@ -67,6 +67,7 @@ use driver::Command;
 /// address to serve them). The CLI node sets its documented fixed ports
 /// (6330, 6331) itself.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NodeConfig {
     /// The cluster name (providers only report members of the same name).
     pub cluster_name: String,
@@ -112,6 +113,19 @@ impl Default for NodeConfig {
     }
 }
 
+with_fields!(NodeConfig {
+    with_cluster_name => cluster_name: into String,
+    with_host => host: into String,
+    with_port => port: u16,
+    with_bind => bind: into Option<SocketAddr>,
+    with_kinds => kinds: [String],
+    with_provider => provider: into ProviderConfig,
+    with_gossip => gossip: GossipConfig,
+    with_remote => remote: RemoteConfig,
+    with_http => http: into Option<SocketAddr>,
+    with_leave_rounds => leave_rounds: u32,
+});
+
 impl NodeConfig {
     /// Checks every part of the configuration without starting anything.
     ///
@@ -144,6 +158,7 @@ impl NodeConfig {
 
 /// The servers a node listens on, as named in [`NodeError::Listen`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Listener {
     /// The Remoting (gRPC) port peers dial.
     Remoting,
@@ -165,6 +180,7 @@ impl std::fmt::Display for Listener {
 
 /// Why a node could not start or answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NodeError {
     /// A setting is invalid.
     #[error("invalid configuration: {0}")]
@@ -332,14 +348,10 @@ impl NodeHandle {
     /// # async fn main() -> Result<(), protogossip::node::NodeError> {
     /// use prost_types::Duration; // any prost message with a type name
     /// use protogossip::node::{NodeConfig, NodeHandle};
-    /// use protogossip::provider::{ProviderConfig, static_list::StaticConfig};
+    /// use protogossip::provider::static_list::StaticConfig;
     ///
-    /// let node = NodeHandle::start(NodeConfig {
-    ///     provider: ProviderConfig::Static(StaticConfig::default()),
-    ///     http: None,
-    ///     ..Default::default()
-    /// })
-    /// .await?;
+    /// let node = NodeHandle::start(NodeConfig::default().with_provider(StaticConfig::default()))
+    ///     .await?;
     /// node.set_state_message("timeout", &Duration { seconds: 5, nanos: 0 }).await?;
     /// for (owner, (sequence, value)) in node.get_state_message::<Duration>("timeout").await? {
     ///     match value {
@@ -445,13 +457,10 @@ impl NodeHandle {
     /// # async fn main() -> Result<(), protogossip::node::NodeError> {
     /// use std::time::Duration;
     /// use protogossip::node::{NodeConfig, NodeError, NodeHandle};
-    /// use protogossip::provider::{ProviderConfig, static_list::StaticConfig};
+    /// use protogossip::provider::static_list::StaticConfig;
     ///
-    /// let static_seeds = |seeds: &[&str]| NodeConfig {
-    ///     provider: ProviderConfig::Static(StaticConfig::seeds(seeds.iter().copied())),
-    ///     http: None,
-    ///     ..Default::default()
-    /// };
+    /// let static_seeds =
+    ///     |seeds: &[&str]| NodeConfig::default().with_provider(StaticConfig::seeds(seeds.to_vec()));
     /// let a = NodeHandle::start(static_seeds(&[])).await?;
     /// // Alone, `a` has consensus at once, but has joined nobody.
     /// a.wait_for_topology_consensus(Duration::from_secs(5)).await?;

@@ -70,6 +70,7 @@ impl SelfMember {
 
 /// Which provider to run, with its settings.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum ProviderConfig {
     /// Static seeds by address (Rust-only clusters without discovery); ids
     /// are learned from handshakes and gossip.
@@ -79,6 +80,25 @@ pub enum ProviderConfig {
     /// protoactor-go's etcd provider.
     #[cfg(feature = "etcd")]
     Etcd(etcd::EtcdConfig),
+}
+
+impl From<static_list::StaticConfig> for ProviderConfig {
+    fn from(c: static_list::StaticConfig) -> Self {
+        Self::Static(c)
+    }
+}
+
+impl From<automanaged::AutomanagedConfig> for ProviderConfig {
+    fn from(c: automanaged::AutomanagedConfig) -> Self {
+        Self::Automanaged(c)
+    }
+}
+
+#[cfg(feature = "etcd")]
+impl From<etcd::EtcdConfig> for ProviderConfig {
+    fn from(c: etcd::EtcdConfig) -> Self {
+        Self::Etcd(c)
+    }
 }
 
 impl ProviderConfig {
@@ -108,6 +128,7 @@ impl ProviderConfig {
 
 /// A provider failure.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderError {
     /// A setting is invalid; the message says which and why.
     #[error("invalid provider configuration: {0}")]

@@ -107,6 +107,9 @@ impl HostCore {
                 self.consensus = None;
                 self.log.push("stopped".into());
             }
+            // Changes added later (the enum is non_exhaustive) do not move
+            // the host's table.
+            _ => {}
         }
     }
 
@@ -205,17 +208,15 @@ fn lone_member(cluster: &str) -> HostClusterConfig {
     HostClusterConfig {
         advertised_host: "127.0.0.1".into(),
         advertised_port: free_port(),
-        node: NodeConfig {
-            cluster_name: cluster.into(),
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: health,
-                hosts: vec![format!("127.0.0.1:{health}")],
-                refresh: Duration::from_millis(200),
-                ..Default::default()
-            }),
-            http: None,
-            ..Default::default()
-        },
+        node: NodeConfig::default()
+            .with_cluster_name(cluster)
+            .with_provider(ProviderConfig::Automanaged(
+                AutomanagedConfig::default()
+                    .with_port(health)
+                    .with_hosts(vec![format!("127.0.0.1:{health}")])
+                    .with_refresh(Duration::from_millis(200)),
+            ))
+            .with_http(None),
     }
 }
 
@@ -302,11 +303,8 @@ fn a_taken_port_fails_start_with_the_stage_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let mut config = lone_member("host-taken");
-    config.node.provider = ProviderConfig::Automanaged(AutomanagedConfig {
-        port,
-        hosts: vec![],
-        ..Default::default()
-    });
+    config.node.provider =
+        ProviderConfig::Automanaged(AutomanagedConfig::default().with_port(port));
     let host = Host::new(&config, None);
     let started = Instant::now();
     let e = host.start().unwrap_err();
@@ -412,22 +410,17 @@ async fn the_host_table_matches_a_go_members_view() {
     let config = HostClusterConfig {
         advertised_host: "127.0.0.1".into(),
         advertised_port: free_port(),
-        node: NodeConfig {
-            cluster_name: CLUSTER.into(),
-            kinds: vec!["echo".into()],
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: health[3],
-                hosts: hosts.split(',').map(str::to_owned).collect(),
-                refresh: REFRESH,
-                ..Default::default()
-            }),
-            gossip: GossipConfig {
-                heartbeat_expiration: EXPIRATION,
-                ..GossipConfig::default()
-            },
-            http: None,
-            ..Default::default()
-        },
+        node: NodeConfig::default()
+            .with_cluster_name(CLUSTER)
+            .with_kinds(["echo"])
+            .with_provider(ProviderConfig::Automanaged(
+                AutomanagedConfig::default()
+                    .with_port(health[3])
+                    .with_hosts(hosts.split(','))
+                    .with_refresh(REFRESH),
+            ))
+            .with_gossip(GossipConfig::default().with_heartbeat_expiration(EXPIRATION))
+            .with_http(None),
     };
     let host = Host::new(&config, None);
     host.start().expect("start");

@@ -68,10 +68,8 @@ fn wait_all(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let etcd = etcd::start_etcd().await;
-    let provider = ProviderConfig::Etcd(EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    });
+    let provider =
+        ProviderConfig::Etcd(EtcdConfig::default().with_endpoints(vec![etcd.endpoint.clone()]));
     let config = node_config(CLUSTER, provider, HEARTBEAT_EXPIRATION);
     let mut rust = Vec::new();
     for _ in 0..2 {

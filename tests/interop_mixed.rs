@@ -345,12 +345,12 @@ async fn start_cluster(started: Instant) -> Cluster {
 
     let mut nodes = Vec::new();
     for (i, port) in health[GO..GO + RUST].iter().enumerate() {
-        let provider = ProviderConfig::Automanaged(AutomanagedConfig {
-            port: *port,
-            hosts: hosts.clone(),
-            refresh: REFRESH,
-            ..Default::default()
-        });
+        let provider = ProviderConfig::Automanaged(
+            AutomanagedConfig::default()
+                .with_port(*port)
+                .with_hosts(hosts.clone())
+                .with_refresh(REFRESH),
+        );
         let config = node_config(CLUSTER, provider, HEARTBEAT_EXPIRATION);
         let h = NodeHandle::start(config).await.unwrap();
         nodes.push(Node {

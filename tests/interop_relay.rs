@@ -87,12 +87,12 @@ impl Chain {
             EXPIRATION,
         ))
         .await;
-        let provider = ProviderConfig::Automanaged(AutomanagedConfig {
-            port: r_port,
-            hosts: vec![h(a_port), h(r_port), h(b_port)],
-            refresh: REFRESH,
-            ..Default::default()
-        });
+        let provider = ProviderConfig::Automanaged(
+            AutomanagedConfig::default()
+                .with_port(r_port)
+                .with_hosts(vec![h(a_port), h(r_port), h(b_port)])
+                .with_refresh(REFRESH),
+        );
         let mut config = node_config(cluster, provider, EXPIRATION);
         config.gossip.blocked_state_retention = retention;
         let r = NodeHandle::start(config).await.unwrap();

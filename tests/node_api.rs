@@ -17,12 +17,14 @@ use protogossip::{
 const DEADLINE: Duration = Duration::from_secs(20);
 
 async fn node(seeds: &[&str]) -> NodeHandle {
-    NodeHandle::start(NodeConfig {
-        cluster_name: "api".into(),
-        provider: ProviderConfig::Static(StaticConfig::seeds(seeds.iter().copied())),
-        http: None,
-        ..Default::default()
-    })
+    NodeHandle::start(
+        NodeConfig::default()
+            .with_cluster_name("api")
+            .with_provider(ProviderConfig::Static(StaticConfig::seeds(
+                seeds.iter().copied(),
+            )))
+            .with_http(None),
+    )
     .await
     .unwrap()
 }

@@ -18,10 +18,7 @@ use protogossip::{
 };
 
 fn fast_gossip() -> GossipConfig {
-    GossipConfig {
-        heartbeat_expiration: Duration::from_secs(3),
-        ..GossipConfig::default()
-    }
+    GossipConfig::default().with_heartbeat_expiration(Duration::from_secs(3))
 }
 
 async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut ok: F) {
@@ -52,21 +49,19 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
     let hosts: Vec<String> = health.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let mut nodes = Vec::new();
     for (i, port) in health.iter().enumerate() {
-        let config = NodeConfig {
-            cluster_name: "convergence".into(),
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: *port,
-                hosts: hosts.clone(),
-                refresh: Duration::from_millis(200),
-                // Keep unreachable members listed, so that only the gossip
-                // heartbeat rule can detect the crash below.
-                missed_polls_before_leave: 10_000,
-                ..Default::default()
-            }),
-            gossip: fast_gossip(),
-            http: (i == 0).then(|| "127.0.0.1:0".parse().unwrap()),
-            ..Default::default()
-        };
+        let config = NodeConfig::default()
+            .with_cluster_name("convergence")
+            .with_provider(ProviderConfig::Automanaged(
+                AutomanagedConfig::default()
+                    .with_port(*port)
+                    .with_hosts(hosts.clone())
+                    .with_refresh(Duration::from_millis(200))
+                    // Keep unreachable members listed, so that only the gossip
+                    // heartbeat rule can detect the crash below.
+                    .with_missed_polls_before_leave(10_000),
+            ))
+            .with_gossip(fast_gossip())
+            .with_http((i == 0).then(|| "127.0.0.1:0".parse().unwrap()));
         nodes.push(NodeHandle::start(config).await.unwrap());
     }
 
@@ -206,35 +201,17 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
 #[tokio::test]
 async fn bad_configuration_says_what_to_fix() {
     let bad = |c: NodeConfig| async move { NodeHandle::start(c).await.unwrap_err().to_string() };
-    let e = bad(NodeConfig {
-        cluster_name: String::new(),
-        ..Default::default()
-    })
-    .await;
+    let e = bad(NodeConfig::default().with_cluster_name(String::new())).await;
     assert!(e.contains("cluster name"), "{e}");
-    let e = bad(NodeConfig {
-        host: "127.0.0.1:8090".into(),
-        ..Default::default()
-    })
-    .await;
+    let e = bad(NodeConfig::default().with_host("127.0.0.1:8090")).await;
     assert!(e.contains("port is set separately"), "{e}");
-    let e = bad(NodeConfig {
-        gossip: GossipConfig {
-            gossip_interval: Duration::ZERO,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
+    let e = bad(NodeConfig::default()
+        .with_gossip(GossipConfig::default().with_gossip_interval(Duration::ZERO)))
     .await;
     assert!(e.contains("gossip"), "{e}");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let e = bad(NodeConfig {
-        port,
-        http: None,
-        ..Default::default()
-    })
-    .await;
+    let e = bad(NodeConfig::default().with_port(port).with_http(None)).await;
     assert!(e.contains(&port.to_string()), "{e}");
 }
 
@@ -260,15 +237,9 @@ fn cluster_gossiper_starts_at_once_and_stops_cleanly() {
         .enable_all()
         .build()
         .unwrap();
-    let config = NodeConfig {
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: 0,
-            hosts: vec![],
-            ..Default::default()
-        }),
-        http: None,
-        ..Default::default()
-    };
+    let config = NodeConfig::default()
+        .with_provider(ProviderConfig::Automanaged(AutomanagedConfig::default()))
+        .with_http(None);
     let mut g = ClusterGossiper::new(config, runtime.handle().clone());
     let slot = g.node_slot();
     g.start().unwrap();

@@ -35,20 +35,15 @@ async fn start_nodes() -> Vec<NodeHandle> {
         .collect();
     let mut nodes = Vec::new();
     for (i, listener) in health.into_iter().enumerate() {
-        let config = NodeConfig {
-            cluster_name: "tasks".into(),
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: listener.local_addr().unwrap().port(),
-                hosts: hosts.clone(),
-                refresh: Duration::from_millis(100),
-                ..Default::default()
-            }),
-            gossip: GossipConfig {
-                heartbeat_expiration: Duration::from_secs(3),
-                ..GossipConfig::default()
-            },
-            ..Default::default()
-        };
+        let config = NodeConfig::default()
+            .with_cluster_name("tasks")
+            .with_provider(ProviderConfig::Automanaged(
+                AutomanagedConfig::default()
+                    .with_port(listener.local_addr().unwrap().port())
+                    .with_hosts(hosts.clone())
+                    .with_refresh(Duration::from_millis(100)),
+            ))
+            .with_gossip(GossipConfig::default().with_heartbeat_expiration(Duration::from_secs(3)));
         let listeners = NodeListeners {
             remote: TcpListener::bind("127.0.0.1:0").await.unwrap(),
             health: Some(listener),

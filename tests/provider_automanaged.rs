@@ -35,14 +35,12 @@ async fn three_nodes_discover_each_other_and_drop_a_stopped_one() {
     let ids = ["node-a", "node-b", "node-c"];
     let mut handles = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        let cfg = AutomanagedConfig {
-            port: health_ports[i],
-            hosts: hosts.clone(),
-            refresh: Duration::from_millis(100),
-            request_timeout: Duration::from_millis(500),
-            missed_polls_before_leave: 3,
-            ..Default::default()
-        };
+        let cfg = AutomanagedConfig::default()
+            .with_port(health_ports[i])
+            .with_hosts(hosts.clone())
+            .with_refresh(Duration::from_millis(100))
+            .with_request_timeout(Duration::from_millis(500))
+            .with_missed_polls_before_leave(3);
         handles.push(
             provider::start(ProviderConfig::Automanaged(cfg), me(id, 9000 + i as u16))
                 .await
@@ -81,11 +79,9 @@ async fn three_nodes_discover_each_other_and_drop_a_stopped_one() {
 async fn a_port_in_use_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let cfg = AutomanagedConfig {
-        port,
-        hosts: vec![format!("127.0.0.1:{port}")],
-        ..Default::default()
-    };
+    let cfg = AutomanagedConfig::default()
+        .with_port(port)
+        .with_hosts(vec![format!("127.0.0.1:{port}")]);
     let err = provider::start(ProviderConfig::Automanaged(cfg), me("x", 9000))
         .await
         .unwrap_err();

@@ -37,10 +37,7 @@ fn me(id: &str, port: u16) -> SelfMember {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_register_discover_leave_and_expire() {
     let etcd = start_etcd().await;
-    let cfg = EtcdConfig {
-        endpoints: vec![etcd.endpoint.clone()],
-        ..Default::default()
-    };
+    let cfg = EtcdConfig::default().with_endpoints(vec![etcd.endpoint.clone()]);
     let mut a = provider::start(ProviderConfig::Etcd(cfg.clone()), me("SysA", 9001))
         .await
         .unwrap();
@@ -138,11 +135,9 @@ async fn a_watcher_that_opened_after_our_registration_still_sees_us() {
         ("Late1", vec![Duration::from_millis(500)], 1),
         ("Late2", vec![], 0),
     ] {
-        let cfg = EtcdConfig {
-            endpoints: vec![etcd.endpoint.clone()],
-            reannounce_after,
-            ..Default::default()
-        };
+        let cfg = EtcdConfig::default()
+            .with_endpoints(vec![etcd.endpoint.clone()])
+            .with_reannounce_after(reannounce_after);
         let mut p = provider::start(ProviderConfig::Etcd(cfg), me(id, 9101))
             .await
             .unwrap();
@@ -155,11 +150,9 @@ async fn a_watcher_that_opened_after_our_registration_still_sees_us() {
 
 #[tokio::test]
 async fn unreachable_etcd_is_a_clear_error() {
-    let cfg = EtcdConfig {
-        endpoints: vec![format!("127.0.0.1:{}", free_port())],
-        dial_timeout: Duration::from_millis(500),
-        ..Default::default()
-    };
+    let cfg = EtcdConfig::default()
+        .with_endpoints(vec![format!("127.0.0.1:{}", free_port())])
+        .with_dial_timeout(Duration::from_millis(500));
     let err = provider::start(ProviderConfig::Etcd(cfg), me("X", 1))
         .await
         .unwrap_err();
@@ -172,15 +165,12 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
     let etcd = start_etcd().await;
     let mut nodes = Vec::new();
     for _ in 0..5 {
-        let config = NodeConfig {
-            cluster_name: "etcdnodes".into(),
-            provider: ProviderConfig::Etcd(EtcdConfig {
-                endpoints: vec![etcd.endpoint.clone()],
-                ..Default::default()
-            }),
-            http: None,
-            ..Default::default()
-        };
+        let config = NodeConfig::default()
+            .with_cluster_name("etcdnodes")
+            .with_provider(ProviderConfig::Etcd(
+                EtcdConfig::default().with_endpoints(vec![etcd.endpoint.clone()]),
+            ))
+            .with_http(None);
         nodes.push(NodeHandle::start(config).await.unwrap());
     }
     // Go's etcd member id format, used as our one id.
@@ -376,11 +366,9 @@ impl Drop for CutProxy {
 async fn a_provider_cut_off_past_a_compaction_reads_the_directory_again() {
     let etcd = start_etcd().await;
     let proxy = CutProxy::start(&etcd.endpoint).await;
-    let cfg = EtcdConfig {
-        endpoints: vec![proxy.addr.clone()],
-        dial_timeout: Duration::from_secs(1),
-        ..Default::default()
-    };
+    let cfg = EtcdConfig::default()
+        .with_endpoints(vec![proxy.addr.clone()])
+        .with_dial_timeout(Duration::from_secs(1));
     let mut p = provider::start(ProviderConfig::Etcd(cfg), me("SysP", 9301))
         .await
         .unwrap();

@@ -288,9 +288,7 @@ async fn messages_are_handled_in_order_under_load() {
                     }
                 }
             }),
-            ActorOptions {
-                mailbox_capacity: N as usize,
-            },
+            ActorOptions::default().with_mailbox_capacity(N as usize),
         )
         .unwrap();
     for n in 0..N {
@@ -551,9 +549,7 @@ async fn full_mailbox_drops_and_answers_dead_letter_without_stalling() {
                     n.fetch_add(1, Ordering::SeqCst);
                 }
             }),
-            ActorOptions {
-                mailbox_capacity: 2,
-            },
+            ActorOptions::default().with_mailbox_capacity(2),
         )
         .unwrap();
     let echo = b.spawn_named("echo", Echo).unwrap();

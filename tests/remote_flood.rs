@@ -205,12 +205,10 @@ async fn flood_of_connections_leaves_go_peers_answered_and_resources_bounded() {
         .enable_all()
         .build()
         .expect("node runtime");
-    let config = RemoteConfig {
-        max_inbound_connections: MAX_CONNECTIONS,
-        max_inbound_connections_per_ip: MAX_PER_IP,
-        inbound_idle_timeout: IDLE_TIMEOUT,
-        ..RemoteConfig::default()
-    };
+    let config = RemoteConfig::default()
+        .with_max_inbound_connections(MAX_CONNECTIONS)
+        .with_max_inbound_connections_per_ip(MAX_PER_IP)
+        .with_inbound_idle_timeout(IDLE_TIMEOUT);
     let node = on(&node_rt, gossip_node(config)).await;
     let node_addr = node.local_addr();
     let mut go = GoPeer::start(free_port(), &[]).await;

@@ -324,11 +324,7 @@ async fn many_and_large_requests_to_go_are_batched_within_gos_limits() {
     use protogossip::wire::proto::cluster::GrainResponse;
     // Go batches its answers by count only, so three 1.5 MiB answers may
     // arrive as one 4.5 MiB batch: we accept up to 16 MiB inbound here.
-    let rust = gossip_node(RemoteConfig {
-        max_message_size: 16 << 20,
-        ..RemoteConfig::default()
-    })
-    .await;
+    let rust = gossip_node(RemoteConfig::default().with_max_message_size(16 << 20)).await;
     let go = GoPeer::start(free_port(), &[]).await;
     let echo = pid(&go.address, "echo");
 

@@ -124,11 +124,7 @@ async fn unary_rpcs_are_unimplemented() {
 
 #[tokio::test]
 async fn oversized_message_ends_only_that_stream() {
-    let h = gossip_node(RemoteConfig {
-        max_message_size: 64 * 1024,
-        ..RemoteConfig::default()
-    })
-    .await;
+    let h = gossip_node(RemoteConfig::default().with_max_message_size(64 * 1024)).await;
     let mut c = client(h.address()).await;
     let (tx, mut s) = open(&mut c, hello("big")).await.unwrap();
     next(&mut s).await.unwrap().unwrap();
@@ -277,11 +273,7 @@ async fn client_connection_variant_gets_no_answer_like_go() {
 
 #[tokio::test]
 async fn connection_flood_is_limited() {
-    let h = gossip_node(RemoteConfig {
-        max_inbound_streams: 2,
-        ..RemoteConfig::default()
-    })
-    .await;
+    let h = gossip_node(RemoteConfig::default().with_max_inbound_streams(2)).await;
     let mut c = client(h.address()).await;
     let (tx1, mut s1) = open(&mut c, hello("a")).await.unwrap();
     next(&mut s1).await.unwrap().unwrap();
@@ -338,11 +330,11 @@ async fn raw_until_closed(source: [u8; 4], node: std::net::SocketAddr) -> Durati
 #[tokio::test]
 async fn connections_over_the_per_ip_cap_are_refused_and_idle_ones_closed() {
     const IDLE: Duration = Duration::from_millis(300);
-    let h = gossip_node(RemoteConfig {
-        max_inbound_connections_per_ip: 2,
-        inbound_idle_timeout: IDLE,
-        ..RemoteConfig::default()
-    })
+    let h = gossip_node(
+        RemoteConfig::default()
+            .with_max_inbound_connections_per_ip(2)
+            .with_inbound_idle_timeout(IDLE),
+    )
     .await;
     let node = h.local_addr();
     // A connection with a stream: not idle, however long it stays quiet.
@@ -389,12 +381,12 @@ async fn peer_that_never_answers_the_handshake_times_out() {
             held.push(s);
         }
     });
-    let a = gossip_node(RemoteConfig {
-        handshake_timeout: Duration::from_millis(200),
-        backoff: quick_backoff(2),
-        endpoint_queue_capacity: 2,
-        ..RemoteConfig::default()
-    })
+    let a = gossip_node(
+        RemoteConfig::default()
+            .with_handshake_timeout(Duration::from_millis(200))
+            .with_backoff(quick_backoff(2))
+            .with_endpoint_queue_capacity(2),
+    )
     .await;
     let target = pid(&addr, "gossip");
     let a2 = a.clone();
@@ -490,11 +482,11 @@ async fn fake_peer(answers: Vec<RemoteMessage>) -> String {
 #[tokio::test]
 async fn grpc_peer_that_never_sends_connect_response_times_out() {
     let addr = fake_peer(vec![]).await;
-    let a = gossip_node(RemoteConfig {
-        handshake_timeout: Duration::from_millis(200),
-        backoff: quick_backoff(1),
-        ..RemoteConfig::default()
-    })
+    let a = gossip_node(
+        RemoteConfig::default()
+            .with_handshake_timeout(Duration::from_millis(200))
+            .with_backoff(quick_backoff(1)),
+    )
     .await;
     let r = a
         .request(pid(&addr, "gossip"), GossipResponse::default(), DEADLINE)

@@ -55,11 +55,10 @@ fn is_terminated(e: &RemoteEvent) -> bool {
 }
 
 fn fast_backoff() -> BackoffConfig {
-    BackoffConfig {
-        initial: Duration::from_millis(10),
-        max: Duration::from_millis(20),
-        max_attempts: 2,
-    }
+    BackoffConfig::default()
+        .with_initial(Duration::from_millis(10))
+        .with_max(Duration::from_millis(20))
+        .with_max_attempts(2)
 }
 
 #[tokio::test]
@@ -308,11 +307,11 @@ async fn peer_shutdown_terminates_endpoint_and_restart_reconnects() {
 
 #[tokio::test]
 async fn unreachable_peer_fails_queued_requests_after_backoff() {
-    let (a, _) = counting_gossip_node(RemoteConfig {
-        backoff: fast_backoff(),
-        connect_timeout: Duration::from_millis(500),
-        ..RemoteConfig::default()
-    })
+    let (a, _) = counting_gossip_node(
+        RemoteConfig::default()
+            .with_backoff(fast_backoff())
+            .with_connect_timeout(Duration::from_millis(500)),
+    )
     .await;
     let mut events = a.subscribe_events();
     let dead = format!("127.0.0.1:{}", net::free_port());
@@ -337,11 +336,7 @@ async fn unreachable_peer_fails_queued_requests_after_backoff() {
 async fn many_messages_are_batched_in_order_below_the_limits() {
     let (a, _) = counting_gossip_node(RemoteConfig::default()).await;
     // The eventstream broadcast must hold all 2500 for this reader.
-    let (b, _) = counting_gossip_node(RemoteConfig {
-        event_capacity: 4096,
-        ..RemoteConfig::default()
-    })
-    .await;
+    let (b, _) = counting_gossip_node(RemoteConfig::default().with_event_capacity(4096)).await;
     let mut evs = b.subscribe_eventstream();
     // Make sure the endpoint is up so the messages queue together.
     ask_gossip(&a, b.address(), REQ).await.unwrap();
@@ -408,14 +403,14 @@ async fn many_messages_are_batched_in_order_below_the_limits() {
 
 #[tokio::test]
 async fn peer_that_comes_up_during_backoff_is_connected() {
-    let (a, _) = counting_gossip_node(RemoteConfig {
-        backoff: BackoffConfig {
-            initial: Duration::from_millis(50),
-            max: Duration::from_millis(100),
-            max_attempts: 50,
-        },
-        ..RemoteConfig::default()
-    })
+    let (a, _) = counting_gossip_node(
+        RemoteConfig::default().with_backoff(
+            BackoffConfig::default()
+                .with_initial(Duration::from_millis(50))
+                .with_max(Duration::from_millis(100))
+                .with_max_attempts(50),
+        ),
+    )
     .await;
     let bound = std::net::SocketAddr::from(([127, 0, 0, 1], net::free_port()));
     let address = bound.to_string();

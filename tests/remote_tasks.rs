@@ -26,10 +26,7 @@ async fn node() -> RemoteHandle {
         }
         empty_gossip_response()
     });
-    let config = RemoteConfig {
-        shutdown_grace: Duration::from_millis(300),
-        ..RemoteConfig::default()
-    };
+    let config = RemoteConfig::default().with_shutdown_grace(Duration::from_millis(300));
     Remote::start(config, handlers).await.expect("start remote")
 }
 

@@ -28,20 +28,16 @@ const REQ: Duration = Duration::from_secs(10);
 
 /// A node that speaks TLS with `pki`'s certificate.
 async fn tls_node(pki: &TestPki) -> RemoteHandle {
-    gossip_node(RemoteConfig {
-        tls: Some(pki.tls_config()),
-        ..RemoteConfig::default()
-    })
-    .await
+    gossip_node(RemoteConfig::default().with_tls(Some(pki.tls_config()))).await
 }
 
 /// A plaintext node that dials once and gives the handshake 2 s.
 async fn plaintext_node() -> RemoteHandle {
-    gossip_node(RemoteConfig {
-        backoff: quick_backoff(1),
-        handshake_timeout: Duration::from_secs(2),
-        ..RemoteConfig::default()
-    })
+    gossip_node(
+        RemoteConfig::default()
+            .with_backoff(quick_backoff(1))
+            .with_handshake_timeout(Duration::from_secs(2)),
+    )
     .await
 }
 
@@ -73,11 +69,11 @@ async fn rust_to_rust_over_tls_and_plaintext_cannot_talk_to_tls() {
 
     // A client trusting another CA refuses our certificate.
     let other = TestPki::generate();
-    let c = gossip_node(RemoteConfig {
-        tls: Some(other.tls_config()),
-        backoff: quick_backoff(1),
-        ..RemoteConfig::default()
-    })
+    let c = gossip_node(
+        RemoteConfig::default()
+            .with_tls(Some(other.tls_config()))
+            .with_backoff(quick_backoff(1)),
+    )
     .await;
     let r = c
         .request(pid(b.address(), "gossip"), gossip_request(), REQ)
@@ -143,11 +139,11 @@ async fn a_tls_handshake_that_never_starts_is_closed_by_the_idle_timeout() {
     use tokio::io::AsyncReadExt;
     const IDLE: Duration = Duration::from_millis(300);
     let pki = TestPki::generate();
-    let node = gossip_node(RemoteConfig {
-        tls: Some(pki.tls_config()),
-        inbound_idle_timeout: IDLE,
-        ..RemoteConfig::default()
-    })
+    let node = gossip_node(
+        RemoteConfig::default()
+            .with_tls(Some(pki.tls_config()))
+            .with_inbound_idle_timeout(IDLE),
+    )
     .await;
     // Connect and never send a ClientHello: the server sends nothing either.
     let mut silent = tokio::net::TcpStream::connect(node.local_addr())

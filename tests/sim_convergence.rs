@@ -24,15 +24,13 @@ fn round_bound(n: usize, fan_out: usize, loss: f64) -> u32 {
 
 fn rumour_rounds(loss: f64, seed: u64) -> (u32, u32) {
     let n = 1000;
-    let gossip = GossipConfig {
+    let gossip = GossipConfig::default()
         // No start-up flood of 1 000 topology values: measure one rumour
         // over the steady heartbeat traffic (the 300-member test covers the
         // topology flood).
-        topology_detail: TopologyDetail::Off,
-        gossip_update_events: false,
-        wire_profile: WireProfile::Go2024_08,
-        ..GossipConfig::default()
-    };
+        .with_topology_detail(TopologyDetail::Off)
+        .with_gossip_update_events(false)
+        .with_wire_profile(WireProfile::Go2024_08);
     let interval = gossip.gossip_interval;
     let bound = round_bound(n, gossip.gossip_fan_out, loss);
     let mut sim = Simulation::new(

@@ -233,10 +233,7 @@ fn a_leave_crosses_a_member_that_relays_it() {
 /// expires. Shows the test above cannot pass without the relay.
 #[test]
 fn without_the_relay_the_leave_does_not_cross() {
-    let config = GossipConfig {
-        blocked_state_retention: Duration::ZERO,
-        ..GossipConfig::default()
-    };
+    let config = GossipConfig::default().with_blocked_state_retention(Duration::ZERO);
     let interval = config.gossip_interval;
     let mut sim = Simulation::new(SimConfig::members(3).seed(33).gossip(config));
     let (a, b) = (0, 2);

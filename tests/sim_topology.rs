@@ -24,12 +24,10 @@ fn all_ids(sim: &Simulation) -> Vec<String> {
 
 #[test]
 fn three_hundred_members_reach_topology_hash_consensus() {
-    let gossip = GossipConfig {
-        topology_detail: TopologyDetail::HashOnly,
-        gossip_update_events: false,
-        wire_profile: WireProfile::Go2024_08,
-        ..GossipConfig::default()
-    };
+    let gossip = GossipConfig::default()
+        .with_topology_detail(TopologyDetail::HashOnly)
+        .with_gossip_update_events(false)
+        .with_wire_profile(WireProfile::Go2024_08);
     let mut sim = Simulation::new(
         SimConfig::members(300)
             .seed(300)

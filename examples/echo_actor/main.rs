@@ -50,14 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let remote = Remote::start(
-        RemoteConfig {
-            bind,
-            ..RemoteConfig::default()
-        },
-        Handlers::new(),
-    )
-    .await?;
+    let remote = Remote::start(RemoteConfig::default().with_bind(bind), Handlers::new()).await?;
     remote.types().register::<Ping>()?;
     let echo = remote.spawn_named("echo", Echo)?;
     println!("echo actor at {}/{}", echo.address, echo.id);

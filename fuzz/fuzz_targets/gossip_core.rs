@@ -179,32 +179,38 @@ fn address(i: usize) -> String {
 }
 
 fn config(b: u8) -> GossipConfig {
-    GossipConfig {
-        heartbeat_expiration: std::time::Duration::from_secs(3),
-        block_retention: std::time::Duration::from_secs(10),
-        wire_profile: [
-            WireProfile::Mixed,
-            WireProfile::Go2024_03,
-            WireProfile::Go2024_08,
-        ][usize::from(b % 3)],
-        suspicion: if b & 4 == 0 {
+    GossipConfig::default()
+        .with_heartbeat_expiration(std::time::Duration::from_secs(3))
+        .with_block_retention(std::time::Duration::from_secs(10))
+        .with_wire_profile(
+            [
+                WireProfile::Mixed,
+                WireProfile::Go2024_03,
+                WireProfile::Go2024_08,
+            ][usize::from(b % 3)],
+        )
+        .with_suspicion(if b & 4 == 0 {
             Suspicion::default()
         } else {
             Suspicion::PhiAccrual {
                 threshold: 8.0,
                 min_samples: 3,
             }
-        },
-        topology_detail: [
-            TopologyDetail::Full,
-            TopologyDetail::HashOnly,
-            TopologyDetail::Off,
-        ][usize::from((b >> 3) % 3)],
-        publish_blocked: b & 0x20 != 0,
-        topology_coalesce: std::time::Duration::from_millis(if b & 0x40 != 0 { 1000 } else { 0 }),
-        gossip_update_events: b & 0x80 == 0,
-        ..GossipConfig::default()
-    }
+        })
+        .with_topology_detail(
+            [
+                TopologyDetail::Full,
+                TopologyDetail::HashOnly,
+                TopologyDetail::Off,
+            ][usize::from((b >> 3) % 3)],
+        )
+        .with_publish_blocked(b & 0x20 != 0)
+        .with_topology_coalesce(std::time::Duration::from_millis(if b & 0x40 != 0 {
+            1000
+        } else {
+            0
+        }))
+        .with_gossip_update_events(b & 0x80 == 0)
 }
 
 /// Maps every owner of `state` onto the member pool.

@@ -11,6 +11,7 @@ use crate::wire::WireProfile;
 
 /// When a silent member becomes `Suspect` (never blocked by this alone).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Suspicion {
     /// Suspect once the heartbeat has not advanced for this percentage of
     /// `heartbeat_expiration` (1..=99).
@@ -39,6 +40,7 @@ impl Default for Suspicion {
 
 /// What the `topology` gossip value carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum TopologyDetail {
     /// Like Go: hash, members, joined, left (and `blocked` if configured).
     #[default]
@@ -58,6 +60,7 @@ pub enum TopologyDetail {
 
 /// Settings of a [`crate::gossip::GossipCore`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct GossipConfig {
     /// Time between ticks (Go `GossipInterval`, 300 ms). The driver calls
     /// `tick` at this interval; the core uses it for the status machine.
@@ -124,8 +127,25 @@ impl Default for GossipConfig {
     }
 }
 
+with_fields!(GossipConfig {
+    with_gossip_interval => gossip_interval: Duration,
+    with_gossip_request_timeout => gossip_request_timeout: Duration,
+    with_gossip_fan_out => gossip_fan_out: usize,
+    with_gossip_max_send => gossip_max_send: usize,
+    with_heartbeat_expiration => heartbeat_expiration: Duration,
+    with_suspicion => suspicion: Suspicion,
+    with_wire_profile => wire_profile: WireProfile,
+    with_block_retention => block_retention: Duration,
+    with_blocked_state_retention => blocked_state_retention: Duration,
+    with_topology_coalesce => topology_coalesce: Duration,
+    with_publish_blocked => publish_blocked: bool,
+    with_topology_detail => topology_detail: TopologyDetail,
+    with_gossip_update_events => gossip_update_events: bool,
+});
+
 /// A [`GossipConfig`] that cannot work.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// `gossip_interval` is zero (Go's ticker panics on it, Q-G17).
     #[error("gossip_interval must be greater than zero")]

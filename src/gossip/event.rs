@@ -19,6 +19,7 @@ use crate::wire::proto::cluster::Member;
 
 /// Something that happened in the cluster, as seen by this member.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClusterEvent {
     /// The provider listed a new member (status `Joining`).
     MemberJoined {
@@ -118,6 +119,7 @@ pub struct TimedEvent {
 /// The kind of a [`ClusterEvent`], without its data: what event filters
 /// name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum EventKind {
     /// [`ClusterEvent::MemberJoined`].
     MemberJoined,

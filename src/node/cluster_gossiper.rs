@@ -45,6 +45,7 @@ const PROVIDER_STOP: Duration = Duration::from_secs(5);
 
 /// How a [`ClusterGossiper`] is built.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GossiperConfig {
     /// The node. Its `host` and `port` are the member's advertised address.
     pub node: NodeConfig,
@@ -86,6 +87,21 @@ impl GossiperConfig {
         self
     }
 
+    /// Returns this configuration with `start` waiting at most `timeout`.
+    #[must_use]
+    pub fn with_start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
+    /// Returns this configuration with `stop` waiting at most `timeout`
+    /// (`None`: [`stop_bound`](Self::stop_bound)'s sum).
+    #[must_use]
+    pub fn with_stop_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.stop_timeout = timeout.into();
+        self
+    }
+
     /// Longest `stop` takes: `stop_timeout` if set, else the graceful leave
     /// (`leave_rounds` × `gossip_interval`), the provider's deregistration
     /// (at most 5 s), the transport's drain (`remote.shutdown_grace`) and
@@ -102,6 +118,7 @@ impl GossiperConfig {
 
 /// Why a [`ClusterGossiper`] could not start or stop.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GossiperError {
     /// `start` while running.
     #[error("the gossiper is already started")]

@@ -43,6 +43,7 @@ const MAX_HEALTH_BODY: usize = 64 * 1024;
 /// `hosts` (`127.0.0.1:6330`, one loopback spelling) to join Go members; the
 /// CLI node does so by default.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AutomanagedConfig {
     /// The port `/_health` is served on (default 0 = any free port; Go's
     /// default is 6330).
@@ -74,6 +75,15 @@ impl Default for AutomanagedConfig {
         }
     }
 }
+
+with_fields!(AutomanagedConfig {
+    with_port => port: u16,
+    with_bind_host => bind_host: into Option<String>,
+    with_hosts => hosts: [String],
+    with_refresh => refresh: Duration,
+    with_request_timeout => request_timeout: Duration,
+    with_missed_polls_before_leave => missed_polls_before_leave: u32,
+});
 
 impl AutomanagedConfig {
     pub(super) fn validate(&self) -> Result<(), ProviderError> {
@@ -202,6 +212,7 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Emp
 
 /// Why one poll of one host failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PollError {
     /// No answer within the request timeout.
     #[error("no answer within {0:?}")]

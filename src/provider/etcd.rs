@@ -52,6 +52,7 @@ use crate::wire::proto::cluster::Member;
 
 /// The etcd provider's settings; defaults equal Go's.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EtcdConfig {
     /// etcd endpoints, `host:port` (Go: `127.0.0.1:2379`).
     pub endpoints: Vec<String>,
@@ -82,6 +83,15 @@ impl Default for EtcdConfig {
         }
     }
 }
+
+with_fields!(EtcdConfig {
+    with_endpoints => endpoints: [String],
+    with_base_key => base_key: into String,
+    with_lease_ttl => lease_ttl: Duration,
+    with_retry_interval => retry_interval: Duration,
+    with_dial_timeout => dial_timeout: Duration,
+    with_reannounce_after => reannounce_after: [Duration],
+});
 
 impl EtcdConfig {
     pub(super) fn validate(&self) -> Result<(), ProviderError> {

@@ -42,6 +42,7 @@ use crate::wire::proto::cluster::Member;
 /// assert!(provider.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StaticConfig {
     /// `host:port` (remoting) addresses of nodes to join; members' ids are
     /// learned from the transport handshake and from gossip. Spell each
@@ -56,6 +57,11 @@ pub struct StaticConfig {
     /// be written into configuration (see `docs/operations.md`).
     pub members: Vec<Member>,
 }
+
+with_fields!(StaticConfig {
+    with_seeds => seeds: [String],
+    with_members => members: [Member],
+});
 
 impl StaticConfig {
     /// Seeds by address, no known members.

@@ -47,6 +47,7 @@ pub const DEFAULT_MAILBOX_CAPACITY: usize = 1024;
 
 /// How an actor is hosted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ActorOptions {
     /// How many messages may wait in its mailbox; more are dropped
     /// (counted in `actor_mailbox_full`). At least 1.
@@ -60,6 +61,10 @@ impl Default for ActorOptions {
         }
     }
 }
+
+with_fields!(ActorOptions {
+    with_mailbox_capacity => mailbox_capacity: usize,
+});
 
 /// A hosted actor: handles one message at a time, in mailbox order.
 ///

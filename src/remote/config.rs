@@ -22,6 +22,7 @@ pub const GO_MIN_KEEPALIVE: Duration = Duration::from_secs(300);
 
 /// Reconnect policy of an outbound endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackoffConfig {
     /// Delay before the second attempt.
     pub initial: Duration,
@@ -42,6 +43,12 @@ impl Default for BackoffConfig {
     }
 }
 
+with_fields!(BackoffConfig {
+    with_initial => initial: Duration,
+    with_max => max: Duration,
+    with_max_attempts => max_attempts: u32,
+});
+
 impl BackoffConfig {
     /// The delay after failed attempt number `attempt` (1-based): doubling
     /// from `initial`, capped at `max`.
@@ -55,6 +62,7 @@ impl BackoffConfig {
 
 /// Configuration of a [`crate::remote::Remote`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RemoteConfig {
     /// Our `ActorSystem` id, sent in every handshake and answered as
     /// `ConnectResponse.member_id`. Must be fresh on every start (Go block
@@ -144,6 +152,27 @@ impl Default for RemoteConfig {
         }
     }
 }
+
+with_fields!(RemoteConfig {
+    with_system_id => system_id: into String,
+    with_bind => bind: SocketAddr,
+    with_advertised_address => advertised_address: into Option<String>,
+    with_max_message_size => max_message_size: usize,
+    with_max_outbound_message_size => max_outbound_message_size: usize,
+    with_max_batch_envelopes => max_batch_envelopes: usize,
+    with_endpoint_queue_capacity => endpoint_queue_capacity: usize,
+    with_connect_timeout => connect_timeout: Duration,
+    with_handshake_timeout => handshake_timeout: Duration,
+    with_backoff => backoff: BackoffConfig,
+    with_max_inbound_streams => max_inbound_streams: usize,
+    with_max_inbound_connections => max_inbound_connections: usize,
+    with_max_inbound_connections_per_ip => max_inbound_connections_per_ip: usize,
+    with_inbound_idle_timeout => inbound_idle_timeout: Duration,
+    with_shutdown_grace => shutdown_grace: Duration,
+    with_http2_keepalive => http2_keepalive: into Option<Duration>,
+    with_event_capacity => event_capacity: usize,
+    with_tls => tls: into Option<TlsConfig>,
+});
 
 /// A process-unique id: wall clock nanoseconds, process id and a counter.
 fn fresh_system_id() -> String {

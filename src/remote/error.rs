@@ -10,6 +10,7 @@ use crate::wire::proto::actor::Pid;
 
 /// A transport failure.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// A [`crate::remote::RemoteConfig`] field has an unusable value.
     #[error("invalid remote config: {field}: {reason}")]
@@ -118,6 +119,7 @@ pub enum TransportError {
 
 /// Why hosting an actor or registering a message type failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ActorError {
     /// An actor is already registered under this id (Go's
     /// `ErrNameExists`).

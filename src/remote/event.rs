@@ -10,6 +10,7 @@ use crate::wire::{WireMessage, proto::actor::Pid};
 
 /// Why an outbound endpoint terminated.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TerminationReason {
     /// The peer sent `DisconnectRequest` (its graceful shutdown).
     DisconnectRequest,
@@ -31,6 +32,7 @@ pub enum TerminationReason {
 
 /// An endpoint life-cycle event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RemoteEvent {
     /// Our outbound endpoint to `address` completed its handshake.
     EndpointConnected {

@@ -14,6 +14,7 @@ use super::{TransportError, address::parse_address};
 
 /// PEM material for TLS.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TlsConfig {
     /// Our certificate chain (PEM), presented by our server.
     pub cert_pem: Vec<u8>,
@@ -37,6 +38,30 @@ impl std::fmt::Debug for TlsConfig {
 }
 
 impl TlsConfig {
+    /// Our certificate chain and key, and the CA(s) that sign peers'
+    /// certificates (all PEM); peers are verified against the host they are
+    /// dialled at.
+    pub fn new(
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+        ca_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        Self {
+            cert_pem: cert_pem.into(),
+            key_pem: key_pem.into(),
+            ca_pem: ca_pem.into(),
+            server_name: None,
+        }
+    }
+
+    /// Returns this configuration verifying `name` in peer certificates
+    /// instead of the dialled host.
+    #[must_use]
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+
     /// The server side.
     pub(crate) fn server(&self) -> ServerTlsConfig {
         ServerTlsConfig::new().identity(Identity::from_pem(&self.cert_pem, &self.key_pem))

@@ -8,6 +8,7 @@ use alloc::string::String;
 
 /// A decode failure, saying what was wrong with the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The bytes are not a valid protobuf encoding of `type_name` (truncated,
     /// bad wire type, bad length, invalid UTF-8 in a string field, ...).

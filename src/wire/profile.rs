@@ -19,6 +19,7 @@ pub const HEARTBEAT_KEY: &str = "heartbeat";
 
 /// The protoactor-go wire dialect a node speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
 pub enum WireProfile {
     /// protoactor-go as of commit `c318a5a07f4e` (2024-03-22): heartbeat key
     /// `heathbeat`, nested `GossipState.GossipMemberState`.

@@ -32,12 +32,11 @@ impl TestPki {
     }
 
     pub fn tls_config(&self) -> TlsConfig {
-        TlsConfig {
-            cert_pem: self.cert_pem.clone().into_bytes(),
-            key_pem: self.key_pem.clone().into_bytes(),
-            ca_pem: self.ca_pem.clone().into_bytes(),
-            server_name: None,
-        }
+        TlsConfig::new(
+            self.cert_pem.clone(),
+            self.key_pem.clone(),
+            self.ca_pem.clone(),
+        )
     }
 
     /// Writes `ca.pem`, `cert.pem`, `key.pem` to a fresh directory.

@@ -39,19 +39,15 @@ pub fn pid(address: &str, id: &str) -> Pid {
 
 /// The default config, listening on `bind` (to restart a node at the same address).
 pub fn config_bound_to(bind: SocketAddr) -> RemoteConfig {
-    RemoteConfig {
-        bind,
-        ..RemoteConfig::default()
-    }
+    RemoteConfig::default().with_bind(bind)
 }
 
 /// Reconnect backoff of a flat 10 ms, giving up after `max_attempts` dials.
 pub fn quick_backoff(max_attempts: u32) -> BackoffConfig {
-    BackoffConfig {
-        initial: Duration::from_millis(10),
-        max: Duration::from_millis(10),
-        max_attempts,
-    }
+    BackoffConfig::default()
+        .with_initial(Duration::from_millis(10))
+        .with_max(Duration::from_millis(10))
+        .with_max_attempts(max_attempts)
 }
 
 /// A gossip request from member `t` with an empty state.

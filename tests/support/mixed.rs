@@ -248,16 +248,11 @@ pub fn rust_consensus_on(v: &Value, hash: &str) -> bool {
 /// An in-process node's config: `provider`, heartbeat expiration
 /// `expiration`, no HTTP server, defaults otherwise.
 pub fn node_config(cluster: &str, provider: ProviderConfig, expiration: Duration) -> NodeConfig {
-    NodeConfig {
-        cluster_name: cluster.into(),
-        provider,
-        gossip: GossipConfig {
-            heartbeat_expiration: expiration,
-            ..GossipConfig::default()
-        },
-        http: None,
-        ..Default::default()
-    }
+    NodeConfig::default()
+        .with_cluster_name(cluster)
+        .with_provider(provider)
+        .with_gossip(GossipConfig::default().with_heartbeat_expiration(expiration))
+        .with_http(None)
 }
 
 /// Whether a node's view shows exactly the members `ids` (sorted) with

@@ -209,13 +209,10 @@ impl NodeArgs {
         config.provider = match self.provider.unwrap_or(ProviderKind::Automanaged) {
             ProviderKind::Automanaged => {
                 let port = self.automanaged_port.unwrap_or(6330);
-                let mut am = AutomanagedConfig {
-                    port,
-                    hosts: self
-                        .automanaged_hosts
+                let mut am = AutomanagedConfig::default().with_port(port).with_hosts(
+                    self.automanaged_hosts
                         .unwrap_or_else(|| vec![format!("{}:{port}", config.host)]),
-                    ..Default::default()
-                };
+                );
                 if let Some(ms) = self.automanaged_refresh_ms {
                     am.refresh = Duration::from_millis(ms);
                 }
@@ -224,12 +221,12 @@ impl NodeArgs {
             #[cfg(feature = "etcd")]
             ProviderKind::Etcd => {
                 use protogossip::provider::etcd::EtcdConfig;
-                ProviderConfig::Etcd(EtcdConfig {
-                    endpoints: self
-                        .etcd_endpoints
-                        .unwrap_or_else(|| EtcdConfig::default().endpoints),
-                    ..Default::default()
-                })
+                ProviderConfig::Etcd(
+                    EtcdConfig::default().with_endpoints(
+                        self.etcd_endpoints
+                            .unwrap_or_else(|| EtcdConfig::default().endpoints),
+                    ),
+                )
             }
             #[cfg(not(feature = "etcd"))]
             ProviderKind::Etcd => {

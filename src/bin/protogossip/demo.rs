@@ -99,23 +99,18 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         .collect();
     let mut nodes = Vec::new();
     for (listener, port) in health {
-        let config = NodeConfig {
-            cluster_name: "demo".into(),
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port,
-                hosts: hosts.clone(),
-                refresh: Duration::from_millis(500),
-                // Keep a silent node listed so the heartbeat rule shows.
-                missed_polls_before_leave: 1000,
-                ..Default::default()
-            }),
-            gossip: GossipConfig {
-                heartbeat_expiration: Duration::from_secs(5),
-                ..Default::default()
-            },
-            http: None,
-            ..Default::default()
-        };
+        let config = NodeConfig::default()
+            .with_cluster_name("demo")
+            .with_provider(ProviderConfig::Automanaged(
+                AutomanagedConfig::default()
+                    .with_port(port)
+                    .with_hosts(hosts.clone())
+                    .with_refresh(Duration::from_millis(500))
+                    // Keep a silent node listed so the heartbeat rule shows.
+                    .with_missed_polls_before_leave(1000),
+            ))
+            .with_gossip(GossipConfig::default().with_heartbeat_expiration(Duration::from_secs(5)))
+            .with_http(None);
         let remote = match TcpListener::bind("127.0.0.1:0").await {
             Ok(l) => l,
             Err(e) => {

@@ -69,6 +69,7 @@ impl MemberInfo {
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MembershipChange {
     /// A member entered a status (`from` is `None` the first time we see it).
     /// After `Blocked` or `Removed` it is no longer in the snapshot.
