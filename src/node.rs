@@ -37,7 +37,7 @@ mod subscription;
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use prost_types::Any;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
 pub use cluster_gossiper::{
@@ -45,6 +45,18 @@ pub use cluster_gossiper::{
     MembershipEvent, MembershipSnapshot, NodeSlot, StopHandle, StopOutcome,
 };
 pub use listeners::NodeListeners;
+/// The tokio types this module's API hands out or takes, re-exported so a
+/// user can name them without matching our tokio dependency: the
+/// [`watch`] receiver of [`NodeHandle::topology`], the [`broadcast`]
+/// receiver of [`Membership::subscribe`], the [`runtime`] handle of
+/// [`ClusterGossiper::new`] / [`GossiperConfig::runtime`] and the
+/// [`TcpListener`]s of [`NodeListeners`].
+#[doc(no_inline)]
+pub use tokio::{
+    net::TcpListener,
+    runtime,
+    sync::{broadcast, watch},
+};
 pub(crate) use metrics::NodeMetrics;
 pub use state_view::{StateValueView, StateView};
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};

@@ -31,7 +31,13 @@ use std::{
     time::Duration,
 };
 
-use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+use tokio::task::JoinHandle;
+/// The tokio types of this module's API, re-exported so a user can name them
+/// without matching our tokio dependency: the [`watch`] receiver of
+/// [`ProviderHandle::members`] and the [`TcpListener`] of [`bind`] and
+/// [`serve`].
+#[doc(no_inline)]
+pub use tokio::{net::TcpListener, sync::watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::wire::proto::cluster::Member;

@@ -79,7 +79,7 @@ use std::{
     time::Duration,
 };
 
-use tokio::{net::TcpListener, sync::broadcast, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinHandle};
 use tracing::{info, warn};
 
 pub use actor::{Actor, ActorContext, ActorOptions, DEFAULT_MAILBOX_CAPACITY, FnActor, from_fn};
@@ -96,6 +96,12 @@ pub(crate) use metrics::RemoteMetrics;
 pub use metrics::RemoteMetricsSnapshot;
 pub use router::{EVENTSTREAM_ID, GOSSIP_ID, PARTITION_ACTIVATOR_ID};
 pub use tls::TlsConfig;
+/// The channel of [`RemoteHandle::subscribe_events`] and
+/// [`RemoteHandle::subscribe_eventstream`], re-exported so a user can name
+/// its `Receiver` and `error::RecvError` without matching our tokio
+/// dependency.
+#[doc(no_inline)]
+pub use tokio::sync::broadcast;
 
 use crate::wire::{WireMessage, proto::actor::Pid};
 use actor::Host;
