@@ -45,6 +45,10 @@ pub use cluster_gossiper::{
     MembershipEvent, MembershipSnapshot, NodeSlot, StopHandle, StopOutcome,
 };
 pub use listeners::NodeListeners;
+pub(crate) use metrics::NodeMetrics;
+pub use state_view::{StateValueView, StateView};
+pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
+pub use subscription::{EventFilter, Subscription, SubscriptionItem};
 /// The tokio types this module's API hands out or takes, re-exported so a
 /// user can name them without matching our tokio dependency: the
 /// [`watch`] receiver of [`NodeHandle::topology`], the [`broadcast`]
@@ -57,10 +61,6 @@ pub use tokio::{
     runtime,
     sync::{broadcast, watch},
 };
-pub(crate) use metrics::NodeMetrics;
-pub use state_view::{StateValueView, StateView};
-pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
-pub use subscription::{EventFilter, Subscription, SubscriptionItem};
 
 use crate::{
     gossip::{ConfigError, EventKind, GossipConfig, TimedEvent},
