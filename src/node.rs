@@ -28,6 +28,8 @@ mod driver;
 mod http;
 mod listeners;
 mod metrics;
+mod rejoin;
+mod rejoin_exec;
 mod seeds;
 mod start;
 mod state_view;
@@ -46,6 +48,7 @@ pub use cluster_gossiper::{
 };
 pub use listeners::NodeListeners;
 pub use metrics::NodeMetrics;
+pub use rejoin::RejoinConfig;
 pub use state_view::{StateValueView, StateView};
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 pub use subscription::{EventFilter, Subscription, SubscriptionItem};
@@ -87,6 +90,10 @@ pub struct NodeConfig {
     /// After a graceful leave, how many gossip intervals to keep gossiping
     /// so the `left` key reaches everyone (at least 2).
     pub leave_rounds: u32,
+    /// Self-healing rejoin under a fresh member id when the cluster
+    /// excludes this node (on by default; see
+    /// `docs/operations.md#self-healing-rejoin`).
+    pub rejoin: RejoinConfig,
 }
 
 impl Default for NodeConfig {
@@ -107,6 +114,7 @@ impl Default for NodeConfig {
             remote: RemoteConfig::default(),
             http: Some(SocketAddr::from(([127, 0, 0, 1], 6331))),
             leave_rounds: 3,
+            rejoin: RejoinConfig::default(),
         }
     }
 }
@@ -137,6 +145,7 @@ impl NodeConfig {
         }
         self.gossip.validate()?;
         self.provider.validate()?;
+        self.rejoin.validate().map_err(NodeError::Config)?;
         Ok(())
     }
 }
@@ -210,7 +219,8 @@ pub struct NodeHandle {
     /// which holds the only sender, ends.
     events: broadcast::WeakSender<TimedEvent>,
     topology: watch::Receiver<TopologyView>,
-    id: String,
+    /// Our member id; a rejoin replaces it.
+    id: watch::Receiver<String>,
     address: String,
     http: Option<SocketAddr>,
     /// Every task of the node; closed once started, so `wait()` returns
@@ -252,8 +262,10 @@ impl NodeHandle {
     }
 
     /// Our member id (also our gossip owner id and `ServerConnection.SystemId`).
-    pub fn id(&self) -> &str {
-        &self.id
+    /// A rejoin (`ClusterEvent::Rejoined`) replaces it, so read it when
+    /// needed rather than once.
+    pub fn id(&self) -> String {
+        self.id.borrow().clone()
     }
 
     /// Our advertised `host:port`.
@@ -346,7 +358,7 @@ impl NodeHandle {
     ///         Err(e) => println!("{owner} #{sequence}: not a Duration: {e}"),
     ///     }
     /// }
-    /// let ours = &node.get_state_message::<Duration>("timeout").await?[node.id()];
+    /// let ours = &node.get_state_message::<Duration>("timeout").await?[&node.id()];
     /// assert_eq!(ours.1.as_ref().unwrap().seconds, 5);
     /// node.shutdown(false).await
     /// # }
