@@ -27,7 +27,7 @@
 //!    rejoins on its own, with no restart (issue 15, self-healing rejoin):
 //!    each Rust node sees the Go ids it blocked listed by its provider
 //!    again, three members excluding it against two including it, and after
-//!    the heartbeat expiration takes a fresh id. Asserted: every Rust
+//!    `--rejoin-after-ms` (10 s here, see `start_rust`) takes a fresh id. Asserted: every Rust
 //!    process reports exactly its old id in `/status`'s `previous_ids` (the
 //!    record of the `Rejoined` event) and a new id; all six converge on one
 //!    topology hash with the new Rust ids, the Go nodes blocking exactly
@@ -69,9 +69,11 @@ const CONVERGE_DEADLINE: Duration = Duration::from_secs(30);
 /// Both sides must have split within this long of the partition: Go's
 /// 2 s poll timeout or our heartbeat expiration (4 s), plus a few rounds.
 const SPLIT_DEADLINE: Duration = Duration::from_secs(20);
+/// How long the Rust nodes must see themselves excluded before rejoining.
+const REJOIN_AFTER: Duration = Duration::from_secs(10);
 /// From the heal to every Rust node rejoined: a `/_health` poll (400 ms),
-/// the exclusion lasting the heartbeat expiration (4 s), registration.
-const REJOIN_DEADLINE: Duration = Duration::from_secs(30);
+/// the exclusion lasting [`REJOIN_AFTER`], registration.
+const REJOIN_DEADLINE: Duration = Duration::from_secs(40);
 // Fixed ports: each namespace has its own port space.
 const GO_PORTS: [u16; 3] = [7101, 7102, 7103];
 const RUST_PORTS: [u16; 3] = [7201, 7202, 7203];
@@ -181,6 +183,12 @@ impl Drop for Net {
 /// (fixed ports, so a restart keeps its addresses).
 async fn start_rust(ns: &str, slot: usize, host_list: &str) -> RustProc {
     let mut args = vec!["--host".to_owned(), RUST_IP.to_owned()];
+    // The exclusion must outlast the provider's drop of the unreachable Go
+    // hosts (3 polls with a 2 s timeout, about 7 s after the cut, while the
+    // 4 s expiration has blocked them already), or the Rust half would
+    // rejoin during the partition, to no use. With Go's 20 s expiration
+    // the provider drops first and the default (the expiration) is enough.
+    args.extend(["--rejoin-after-ms".to_owned(), REJOIN_AFTER.as_millis().to_string()]);
     args.extend(rust_automanaged_args(
         CLUSTER,
         (RUST_PORTS[slot], RUST_REMOTE_PORTS[slot]),
