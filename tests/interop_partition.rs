@@ -188,7 +188,10 @@ async fn start_rust(ns: &str, slot: usize, host_list: &str) -> RustProc {
     // 4 s expiration has blocked them already), or the Rust half would
     // rejoin during the partition, to no use. With Go's 20 s expiration
     // the provider drops first and the default (the expiration) is enough.
-    args.extend(["--rejoin-after-ms".to_owned(), REJOIN_AFTER.as_millis().to_string()]);
+    args.extend([
+        "--rejoin-after-ms".to_owned(),
+        REJOIN_AFTER.as_millis().to_string(),
+    ]);
     args.extend(rust_automanaged_args(
         CLUSTER,
         (RUST_PORTS[slot], RUST_REMOTE_PORTS[slot]),
