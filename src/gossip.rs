@@ -60,7 +60,7 @@ pub use config::{ConfigError, GossipConfig, Suspicion, TopologyDetail};
 pub use consensus::{
     ConsensusCheck, ConsensusExtractor, ConsensusState, ConsensusValue, TOPOLOGY_CONSENSUS_CHECK,
 };
-pub use event::{ClusterEvent, EventKind, TimedEvent};
+pub use event::{ClusterEvent, EventKind, RejoinReason, TimedEvent};
 pub use gossip_core::GossipCore;
 pub use gossip_state::{GossipEntry, GossipState, GossipUpdate, OwnerState, merge_states};
 pub use member_list::{BlockEntry, BlockReason, TopologyChange};

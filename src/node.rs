@@ -28,6 +28,8 @@ mod driver;
 mod http;
 mod listeners;
 mod metrics;
+mod rejoin;
+mod rejoin_exec;
 mod seeds;
 mod start;
 mod state_view;
@@ -46,6 +48,7 @@ pub use cluster_gossiper::{
 };
 pub use listeners::NodeListeners;
 pub(crate) use metrics::NodeMetrics;
+pub use rejoin::RejoinConfig;
 pub use state_view::{StateValueView, StateView};
 pub use status::{ConsensusView, MemberView, NodeStatus, TopologyView};
 pub use subscription::{EventFilter, Subscription, SubscriptionItem};
@@ -104,6 +107,10 @@ pub struct NodeConfig {
     /// After a graceful leave, how many gossip intervals to keep gossiping
     /// so the `left` key reaches everyone (at least 2).
     pub leave_rounds: u32,
+    /// Self-healing rejoin under a fresh member id when the cluster
+    /// excludes this node (on by default; see
+    /// `docs/operations.md#self-healing-rejoin`).
+    pub rejoin: RejoinConfig,
 }
 
 impl Default for NodeConfig {
@@ -121,6 +128,7 @@ impl Default for NodeConfig {
             remote: RemoteConfig::default(),
             http: None,
             leave_rounds: 3,
+            rejoin: RejoinConfig::default(),
         }
     }
 }
@@ -136,6 +144,7 @@ with_fields!(NodeConfig {
     with_remote => remote: RemoteConfig,
     with_http => http: into Option<SocketAddr>,
     with_leave_rounds => leave_rounds: u32,
+    with_rejoin => rejoin: RejoinConfig,
 });
 
 impl NodeConfig {
@@ -164,6 +173,7 @@ impl NodeConfig {
         }
         self.gossip.validate()?;
         self.provider.validate()?;
+        self.rejoin.validate().map_err(NodeError::Config)?;
         Ok(())
     }
 }
@@ -239,7 +249,8 @@ pub struct NodeHandle {
     /// which holds the only sender, ends.
     events: broadcast::WeakSender<TimedEvent>,
     topology: watch::Receiver<TopologyView>,
-    id: String,
+    /// Our member id; a rejoin replaces it.
+    id: watch::Receiver<String>,
     address: String,
     http: Option<SocketAddr>,
     /// Every task of the node; closed once started, so `wait()` returns
@@ -281,8 +292,10 @@ impl NodeHandle {
     }
 
     /// Our member id (also our gossip owner id and `ServerConnection.SystemId`).
-    pub fn id(&self) -> &str {
-        &self.id
+    /// A rejoin (`ClusterEvent::Rejoined`) replaces it, so read it when
+    /// needed rather than once.
+    pub fn id(&self) -> String {
+        self.id.borrow().clone()
     }
 
     /// Our advertised `host:port`.
@@ -371,7 +384,7 @@ impl NodeHandle {
     ///         Err(e) => println!("{owner} #{sequence}: not a Duration: {e}"),
     ///     }
     /// }
-    /// let ours = &node.get_state_message::<Duration>("timeout").await?[node.id()];
+    /// let ours = &node.get_state_message::<Duration>("timeout").await?[&node.id()];
     /// assert_eq!(ours.1.as_ref().unwrap().seconds, 5);
     /// node.shutdown(false).await
     /// # }

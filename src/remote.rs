@@ -64,6 +64,7 @@ mod event;
 #[doc(hidden)]
 pub mod fuzzing;
 mod handler;
+mod identity;
 mod inbound;
 mod message;
 mod metrics;
@@ -110,6 +111,7 @@ use conn::Incoming;
 use endpoint::EndpointContext;
 use endpoint_manager::EndpointManager;
 use event::{EventListener, EventSink};
+use identity::Identity;
 use outbound::OutboundBody;
 use pending::PendingRequests;
 use router::{Router, RouterLink};
@@ -177,16 +179,20 @@ impl Remote {
         let block_list = Arc::new(BlockList::default());
         let pending = Arc::new(PendingRequests::default());
         let events = EventSink::new(config.event_capacity);
+        let identity = Arc::new(Identity::new(config.system_id.clone()));
         let endpoints = Arc::new(EndpointManager::new(
-            Arc::new(EndpointContext::new(
-                config.clone(),
-                address.clone(),
-                Arc::clone(&metrics),
-                Arc::clone(&block_list),
-                Arc::clone(&pending),
-                events.clone(),
-                tasks.clone(),
-            )),
+            Arc::new(
+                EndpointContext::new(
+                    config.clone(),
+                    address.clone(),
+                    Arc::clone(&metrics),
+                    Arc::clone(&block_list),
+                    Arc::clone(&pending),
+                    events.clone(),
+                    tasks.clone(),
+                )
+                .with_identity(Arc::clone(&identity)),
+            ),
             Arc::clone(&block_list),
             Arc::clone(&metrics),
             config.endpoint_queue_capacity,
@@ -216,7 +222,7 @@ impl Remote {
             Arc::clone(&metrics),
             events.clone(),
             tasks.clone(),
-            config.system_id.clone(),
+            Arc::clone(&identity),
             config.max_inbound_streams,
         ));
         let server = InboundServer::new(
@@ -246,7 +252,7 @@ impl Remote {
                 metrics,
                 events,
                 tasks,
-                system_id: config.system_id,
+                identity,
                 shutdown_grace: config.shutdown_grace,
                 local_addr: local,
                 server: Mutex::new(Some(server)),
@@ -267,7 +273,7 @@ struct Inner {
     metrics: Arc<RemoteMetrics>,
     events: EventSink,
     tasks: Tasks,
-    system_id: String,
+    identity: Arc<Identity>,
     shutdown_grace: Duration,
     local_addr: std::net::SocketAddr,
     /// The last resort if the server outlives even the hard stop.
@@ -288,7 +294,7 @@ impl std::fmt::Debug for RemoteHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteHandle")
             .field("address", &self.address())
-            .field("system_id", &self.inner.system_id)
+            .field("system_id", &self.inner.identity.get())
             .finish_non_exhaustive()
     }
 }
@@ -304,9 +310,29 @@ impl RemoteHandle {
         self.inner.local_addr
     }
 
-    /// Our system id (sent in handshakes, answered as `member_id`).
-    pub fn system_id(&self) -> &str {
-        &self.inner.system_id
+    /// Our system id (sent in handshakes, answered as `member_id`); it
+    /// changes only through [`Self::rejoin`].
+    pub fn system_id(&self) -> String {
+        self.inner.identity.get()
+    }
+
+    /// Takes `system_id` as ours from now on, as a node does when it rejoins
+    /// the cluster under a fresh member id: later handshakes (ours and our
+    /// answers) carry it, the block list is emptied (the ids it held were
+    /// blocked by the member we no longer are; the node's new gossip core
+    /// starts with none), and every outbound endpoint is closed so that the
+    /// next message dials afresh with the new id. The address, the server,
+    /// inbound streams and hosted actors stay as they are. Returns the old id.
+    pub fn rejoin(&self, system_id: &str) -> String {
+        let old = self.inner.identity.replace(system_id.to_owned());
+        self.inner.block_list.clear();
+        for address in self.inner.endpoints.addresses() {
+            self.inner
+                .endpoints
+                .remove(&address, TerminationReason::Removed);
+        }
+        info!(%old, new = %system_id, "transport takes a new system id");
+        old
     }
 
     /// A PID on our address.

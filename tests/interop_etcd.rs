@@ -7,6 +7,11 @@
 //! handshake system id) stays the bare actor system id, so inside a Go
 //! cluster on etcd the member list and the gossip state never use the same
 //! key for one member. We use `<cluster>@<id>` as our one id everywhere.
+//!
+//! The second test cuts a Rust member off from etcd (through a TCP proxy
+//! the test can cut) for longer than its lease: the Go members drop and
+//! block its id for good (protoactor-go issues 1083 and 1133), and the
+//! member gets back in by rejoining under a fresh id (issue 15).
 
 #[path = "support/etcd.rs"]
 mod etcd;
@@ -21,13 +26,19 @@ mod net;
 
 use std::time::{Duration, Instant};
 
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
+
 use go_harness::GoNode;
 use mixed::{
     Views, block_reasons, blocked, converged, events_about, expected_hash, members, node_config,
     wait_views,
 };
 use protogossip::{
-    node::NodeHandle,
+    gossip::{ClusterEvent, EventKind},
+    node::{EventFilter, NodeHandle, SubscriptionItem},
     provider::{ProviderConfig, etcd::EtcdConfig},
 };
 use serde_json::Value;
@@ -65,6 +76,40 @@ fn wait_all(
     wait_views(what, deadline, || views(go, rust), tails, ok)
 }
 
+/// `n` Go harness nodes on etcd at `endpoint`, one after the other, with
+/// their member ids (`<cluster>@<actor system id>`, checked).
+async fn start_go(cluster: &str, endpoint: &str, n: usize) -> (Vec<GoNode>, Vec<String>) {
+    let mut go = Vec::new();
+    for _ in 0..n {
+        let args: Vec<String> = [
+            "-cluster",
+            cluster,
+            "-provider",
+            "etcd",
+            "-etcd-endpoints",
+            endpoint,
+            "-heartbeat-expiration",
+            &format!("{}ms", HEARTBEAT_EXPIRATION.as_millis()),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        go.push(GoNode::start(&args).await);
+    }
+    let mut ids = Vec::new();
+    for g in &go {
+        let v = g.view().await.unwrap();
+        ids.push(v["member_id"].as_str().unwrap().to_owned());
+    }
+    assert!(
+        ids.iter()
+            .zip(&go)
+            .all(|(m, g)| *m == format!("{cluster}@{}", g.id)),
+        "{ids:?}"
+    );
+    (go, ids)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let etcd = etcd::start_etcd().await;
@@ -80,35 +125,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     // (not from the read's revision), so a member registering in between
     // is never seen by that Go node (docs/wire-protocol.md, bugs). A Go
     // node is past that window once it prints READY.
-    let mut go = Vec::new();
-    for _ in 0..2 {
-        let args: Vec<String> = [
-            "-cluster",
-            CLUSTER,
-            "-provider",
-            "etcd",
-            "-etcd-endpoints",
-            &etcd.endpoint,
-            "-heartbeat-expiration",
-            &format!("{}ms", HEARTBEAT_EXPIRATION.as_millis()),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        go.push(GoNode::start(&args).await);
-    }
-    let mut go_member_ids = Vec::new();
-    for g in &go {
-        let v = g.view().await.unwrap();
-        go_member_ids.push(v["member_id"].as_str().unwrap().to_owned());
-    }
-    assert!(
-        go_member_ids
-            .iter()
-            .zip(&go)
-            .all(|(m, g)| *m == format!("{CLUSTER}@{}", g.id)),
-        "{go_member_ids:?}"
-    );
+    let (mut go, mut go_member_ids) = start_go(CLUSTER, &etcd.endpoint, 2).await;
     let all: Vec<String> = {
         let mut v: Vec<String> = go_member_ids
             .iter()
@@ -259,3 +276,135 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
 const LEAVE_BOUND: Duration = Duration::from_secs(6);
 /// Crash bound: heartbeat expiration + 2 s.
 const CRASH_BOUND: Duration = Duration::from_secs(6);
+
+/// A TCP proxy to `upstream` on a free loopback port, and its switch:
+/// `true` cuts every open connection and drops new ones at once (as a dead
+/// route would, but fast), `false` carries traffic again.
+async fn cuttable_proxy(upstream: String) -> (String, watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (cut, cut_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let mut cut = cut_rx.clone();
+            if *cut.borrow() {
+                continue; // dropped: the client sees a reset
+            }
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cut.wait_for(|c| *c) => {}
+                }
+            });
+        }
+    });
+    (address, cut)
+}
+
+/// Issue 15: a Rust member cut off from etcd for longer than its lease
+/// (3 s) is dropped and blocked by the Go members for good; it sees their
+/// topologies leave it out, and rejoins under a fresh id once etcd is
+/// back: one cluster again, the old id blocked on the Go side, and the
+/// `Rejoined` event seen by the application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_member_cut_off_from_etcd_longer_than_its_lease_rejoins() {
+    const CUT_CLUSTER: &str = "etcdcut";
+    let etcd = etcd::start_etcd().await;
+    let (via_proxy, cut) = cuttable_proxy(etcd.endpoint.clone()).await;
+    let mut config = node_config(
+        CUT_CLUSTER,
+        ProviderConfig::Etcd(EtcdConfig {
+            endpoints: vec![via_proxy],
+            ..Default::default()
+        }),
+        HEARTBEAT_EXPIRATION,
+    );
+    // Attempts during the cut fail (no etcd); retry every 2 s.
+    config.rejoin.min_interval = Duration::from_secs(2);
+    let rust = vec![NodeHandle::start(config).await.unwrap()];
+    let mut rejoins = rust[0].subscribe_filtered(EventFilter::kinds([EventKind::Rejoined]));
+    let (go, go_ids) = start_go(CUT_CLUSTER, &etcd.endpoint, 2).await;
+    let old_id = rust[0].id();
+    let sorted_with = |id: &str| {
+        let mut v: Vec<String> = go_ids.iter().cloned().chain([id.to_owned()]).collect();
+        v.sort();
+        v
+    };
+    let all = sorted_with(&old_id);
+    let hash = expected_hash(&all);
+    wait_all(
+        "one cluster of three through etcd",
+        &go,
+        &rust,
+        Duration::from_secs(30),
+        |g, v| converged(g, v, &all, &hash),
+    )
+    .await;
+
+    cut.send_replace(true);
+    let cut_at = Instant::now();
+    wait_all(
+        "the Go members drop and block the cut-off member",
+        &go,
+        &[],
+        Duration::from_secs(20),
+        |_, v| !members(true, v).contains(&old_id) && blocked(true, v).contains(&old_id),
+    )
+    .await;
+    eprintln!(
+        "the lease expired: Go blocked {old_id} {:?} after the cut",
+        cut_at.elapsed()
+    );
+    cut.send_replace(false);
+    let healed = Instant::now();
+
+    let event = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match rejoins.recv().await {
+                Some(SubscriptionItem::Event(e)) => return e,
+                Some(_) => {}
+                None => panic!("the node stopped"),
+            }
+        }
+    })
+    .await
+    .expect("no Rejoined event within 30 s of etcd coming back");
+    let ClusterEvent::Rejoined {
+        old_id: was,
+        new_id,
+        reason,
+    } = &event.event
+    else {
+        panic!("not a rejoin: {event}");
+    };
+    assert_eq!(was.as_str(), old_id);
+    assert_eq!(new_id.as_str(), rust[0].id());
+    eprintln!(
+        "{event} ({:?} after etcd came back; the cut lasted {:?}); reason: {reason}",
+        healed.elapsed(),
+        healed - cut_at
+    );
+    let new_id = rust[0].id();
+    let all = sorted_with(&new_id);
+    let hash = expected_hash(&all);
+    wait_all(
+        "one cluster of three again, the old id blocked by Go",
+        &go,
+        &rust,
+        Duration::from_secs(30),
+        |g, v| converged(g, v, &all, &hash) && (!g || blocked(g, v) == [old_id.clone()]),
+    )
+    .await;
+    eprintln!(
+        "back in the cluster {:?} after etcd came back",
+        healed.elapsed()
+    );
+    for g in go {
+        g.shutdown(true).await;
+    }
+    rust[0].shutdown(true).await.unwrap();
+}

@@ -36,6 +36,14 @@
 //!   is below 2 × its RSS after the 30 s warm-up + 16 MiB, and no Rust
 //!   process is ever sampled (every 10 s) above 256 MiB.
 //!
+//! Retention (issue 15 item 6): run with a short block-list retention, e.g.
+//! `PROTOGOSSIP_BLOCK_RETENTION_SECS=60` (the Rust children inherit it), to
+//! watch the anchor's block list; `PROTOGOSSIP_SOAK_GO=0` runs six Rust
+//! nodes instead (Go peers keep and relay every departed owner's state, so
+//! with them an expired block comes back: docs/interop.md).
+//! Every [`TABLE_EVERY`] the run prints a row (time, events, the anchor's
+//! blocked ids, gossip state owners and RSS) for docs/interop.md.
+//!
 //! Any failure prints the seed and every live node's view. The run ends
 //! with a summary block (events, reconvergence times, RSS, processes
 //! started) meant to be pasted into docs/interop.md.
@@ -79,6 +87,8 @@ const CONVERGE_DEADLINE: Duration = Duration::from_secs(45);
 const EXIT_DEADLINE: Duration = Duration::from_secs(20);
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 const WARM_UP: Duration = Duration::from_secs(30);
+/// How often a table row of the anchor's block list, owners and RSS is taken.
+const TABLE_EVERY: Duration = Duration::from_secs(60);
 /// No Rust process may ever be sampled above this.
 const RSS_CEILING_KIB: u64 = 256 * 1024;
 /// The anchor's end RSS must stay below 2 × post-warm-up + this.
@@ -247,6 +257,30 @@ impl Soak {
         }
     }
 
+    /// One table row: time, events so far, and the anchor's blocked ids,
+    /// gossip state owners and RSS.
+    async fn anchor_row(&self, events: usize) -> String {
+        let anchor = &self.slots[3];
+        let (blocked, owners) = match anchor.view().await {
+            Some(Ok(v)) => (
+                mixed::blocked(false, &v).len().to_string(),
+                v["gossip_owners"].as_u64().unwrap_or(0).to_string(),
+            ),
+            _ => ("?".into(), "?".into()),
+        };
+        let rss = self
+            .pids
+            .lock()
+            .unwrap()
+            .get("rust0")
+            .and_then(|p| rss_kib(*p));
+        format!(
+            "  {:>4} s  {events:>6}  {blocked:>18}  {owners:>20}  {}",
+            self.started.elapsed().as_secs(),
+            rss.map_or_else(|| "?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
+        )
+    }
+
     async fn start_slot(&mut self, i: usize) {
         let host_list = self.host_list.clone();
         let s = &mut self.slots[i];
@@ -381,7 +415,13 @@ async fn mixed_cluster_survives_random_restarts() {
         log_dir.display()
     );
 
-    let names = ["go0", "go1", "go2", "rust0", "rust1", "rust2"];
+    // PROTOGOSSIP_SOAK_GO=0: six Rust nodes (what our own retention does
+    // without Go peers relaying every departed owner's state forever).
+    let names = if env_u64("PROTOGOSSIP_SOAK_GO") == Some(0) {
+        ["rust3", "rust4", "rust5", "rust0", "rust1", "rust2"]
+    } else {
+        ["go0", "go1", "go2", "rust0", "rust1", "rust2"]
+    };
     let slots: Vec<Slot> = names
         .iter()
         .map(|n| Slot {
@@ -423,7 +463,17 @@ async fn mixed_cluster_survives_random_restarts() {
 
     let mut times = Times::default();
     let mut events = 0usize;
+    let mut table =
+        String::from("  time    events  anchor blocked ids  anchor gossip owners  anchor RSS\n");
+    let mut next_row = Duration::ZERO;
     while started.elapsed() < duration {
+        if started.elapsed() >= next_row {
+            next_row += TABLE_EVERY;
+            let row = soak.anchor_row(events).await;
+            eprintln!("table: {row}");
+            table.push_str(&row);
+            table.push('\n');
+        }
         tokio::time::sleep(Duration::from_millis(2_000 + rng.next_u64() % 3_000)).await;
         // Any slot but the anchor (index 3).
         let i = [0, 1, 2, 4, 5][(rng.next_u64() % 5) as usize];
@@ -481,6 +531,7 @@ async fn mixed_cluster_survives_random_restarts() {
     };
     let anchor_blocked = mixed::blocked(false, &anchor_view).len();
     let anchor_owners = anchor_view["gossip_owners"].as_u64().unwrap_or(0);
+    let _ = writeln!(table, "{}", soak.anchor_row(events).await);
     let exit = soak.stop_slot(3, true).await;
     if let Err(e) = exit.await.unwrap() {
         soak.fail(&e).await;
@@ -515,6 +566,8 @@ async fn mixed_cluster_survives_random_restarts() {
          anchor rust0 RSS: after warm-up {}, max {}, end {} ({} samples)\n\
          anchor at the end: {anchor_blocked} blocked ids, {anchor_owners} gossip state owners\n\
          largest Rust RSS sample: {} ({})\n\
+         block retention: {}\n\
+         anchor over time:\n{table}\
          ----------------------",
         total.as_secs_f64(),
         duration.as_secs(),
@@ -527,6 +580,8 @@ async fn mixed_cluster_survives_random_restarts() {
         r.anchor.len(),
         mib(r.max_any.0),
         r.max_any.1,
+        std::env::var("PROTOGOSSIP_BLOCK_RETENTION_SECS")
+            .map_or_else(|_| "default (3600 s)".to_owned(), |s| format!("{s} s")),
     );
     eprintln!("{summary}");
     assert!(

@@ -110,9 +110,9 @@ async fn readiness_typed_state_and_filtered_events() {
     );
     let read = a.get_state_message::<PbDuration>("app").await.unwrap();
     assert_eq!(read.len(), 2, "{read:?}");
-    let (_, from_b) = &read[b.id()];
+    let (_, from_b) = &read[&b.id()];
     assert_eq!(from_b.as_ref().unwrap().seconds, 5);
-    let (_, from_a) = &read[a.id()];
+    let (_, from_a) = &read[&a.id()];
     assert!(
         matches!(from_a, Err(DecodeError::TypeUrlMismatch { .. })),
         "{from_a:?}"

@@ -87,8 +87,8 @@ async fn five_automanaged_nodes_converge_and_detect_leave_and_crash() {
         );
     }
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
-    let all_ids: Vec<&str> = nodes.iter().map(NodeHandle::id).collect();
-    let expected = protogossip::wire::topology_hash(all_ids.iter().copied());
+    let all_ids: Vec<String> = nodes.iter().map(NodeHandle::id).collect();
+    let expected = protogossip::wire::topology_hash(all_ids.iter().map(String::as_str));
     assert_eq!(hashes[0], expected);
 
     // /status and /metrics answer; statuses move to Up on a tick after the
@@ -264,4 +264,106 @@ fn cluster_gossiper_starts_at_once_and_stops_cleanly() {
         "the node has stopped"
     );
     assert_eq!(g.stop(), Err("gossiper not started"));
+}
+
+/// Issue 15, self-healing rejoin, in process: when a peer answers our
+/// handshake with `blocked = true` (as every Go member does once it has
+/// blocked us), the node rejoins under a fresh id: the `Rejoined` event,
+/// the new id everywhere (handle, `/status`, the peer's topology), and the
+/// application's keys published again under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_answered_blocked_rejoins_under_a_fresh_id() {
+    use protogossip::{
+        gossip::{EventKind, RejoinReason},
+        node::EventFilter,
+    };
+    let health: Vec<u16> = (0..2).map(|_| free_port()).collect();
+    let hosts: Vec<String> = health.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let mut nodes = Vec::new();
+    for port in &health {
+        let config = NodeConfig {
+            cluster_name: "rejoin".into(),
+            provider: ProviderConfig::Automanaged(AutomanagedConfig {
+                port: *port,
+                hosts: hosts.clone(),
+                refresh: Duration::from_millis(200),
+                ..Default::default()
+            }),
+            gossip: fast_gossip(),
+            http: None,
+            ..Default::default()
+        };
+        nodes.push(NodeHandle::start(config).await.unwrap());
+    }
+    let (a, b) = (&nodes[0], &nodes[1]);
+    b.wait_for_members(2, Duration::from_secs(30))
+        .await
+        .unwrap();
+    a.set_state_message("role", &"api".to_owned())
+        .await
+        .unwrap();
+    let old = a.id();
+    let mut rejoins = a.subscribe_filtered(EventFilter::kinds([EventKind::Rejoined]));
+
+    // B's transport refuses A's id; A dials B afresh and hears `blocked`.
+    let started = Instant::now();
+    b.remote().block(&old);
+    a.remote().remove_endpoint(b.address());
+    let event = tokio::time::timeout(Duration::from_secs(10), rejoins.recv())
+        .await
+        .expect("no Rejoined event within 10 s");
+    let Some(SubscriptionItem::Event(event)) = event else {
+        panic!("{event:?}");
+    };
+    let ClusterEvent::Rejoined {
+        old_id,
+        new_id,
+        reason,
+    } = &event.event
+    else {
+        panic!("{event}");
+    };
+    assert_eq!(old_id.as_str(), old);
+    assert_eq!(new_id.as_str(), a.id());
+    assert_ne!(a.id(), old);
+    assert!(
+        matches!(reason, RejoinReason::BlockedByPeer { address } if address == b.address()),
+        "{reason:?}"
+    );
+    assert_eq!(a.remote().system_id(), a.id());
+    assert_eq!(
+        a.status().await.unwrap().previous_ids,
+        std::slice::from_ref(&old)
+    );
+    eprintln!("{event} after {:?}", started.elapsed());
+
+    // B admits the new id (its provider polls A's /_health, which answers
+    // with it) and gets A's application key under it.
+    let new = a.id();
+    let members = b.wait_for_members(2, Duration::from_secs(30)).await;
+    let start = Instant::now();
+    loop {
+        let state = b.get_state_message::<String>("role").await.unwrap();
+        let topology = b.topology().borrow().clone();
+        if topology.members.contains(&new)
+            && !topology.members.contains(&old)
+            && state
+                .get(&new)
+                .is_some_and(|(_, v)| matches!(v.as_deref(), Ok("api")))
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "B never admitted {new} with its key: {topology:?} {state:?} {members:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "B has A's new id and its key {:?} after the block",
+        started.elapsed()
+    );
+    for n in nodes {
+        n.shutdown(true).await.unwrap();
+    }
 }

@@ -175,7 +175,8 @@ async fn five_nodes_converge_through_etcd_and_see_a_leave() {
     }
     // Go's etcd member id format, used as our one id.
     assert!(nodes.iter().all(|n| n.id().starts_with("etcdnodes@")));
-    let expected = protogossip::wire::topology_hash(nodes.iter().map(NodeHandle::id));
+    let ids: Vec<String> = nodes.iter().map(NodeHandle::id).collect();
+    let expected = protogossip::wire::topology_hash(ids.iter().map(String::as_str));
     for n in &nodes {
         let topo = n.topology();
         let start = Instant::now();

@@ -437,8 +437,8 @@ async fn address_terminated_when_the_watched_node_dies_or_is_blocked() {
             .await
             .unwrap();
         if block {
-            a.block_list().learn(b.system_id(), b.address());
-            a.block(b.system_id());
+            a.block_list().learn(&b.system_id(), b.address());
+            a.block(&b.system_id());
         } else {
             b.shutdown(false).await;
         }

@@ -83,7 +83,7 @@ async fn handshake_answer_only_then_disconnect_request_then_error_status() {
     assert_eq!(
         first,
         frame(MessageType::ConnectResponse(ConnectResponse {
-            member_id: h.system_id().into(),
+            member_id: h.system_id(),
             blocked: false
         }))
     );

@@ -78,11 +78,11 @@ async fn gossip_request_is_answered_over_the_responders_own_connection() {
     // The handshakes taught each side the other's system id.
     assert_eq!(
         a.block_list().system_id_at(b.address()).as_deref(),
-        Some(b.system_id())
+        Some(b.system_id().as_str())
     );
     assert_eq!(
         b.block_list().system_id_at(a.address()).as_deref(),
-        Some(a.system_id())
+        Some(a.system_id().as_str())
     );
     shutdown_all([a, b]).await;
 }
@@ -205,7 +205,7 @@ async fn request_timeout_and_late_response() {
 async fn blocked_peer_gets_blocked_handshake_and_its_batches_are_dropped() {
     let (a, b, b_calls) = two_nodes().await;
     let mut a_events = a.subscribe_events();
-    b.block(a.system_id());
+    b.block(&a.system_id());
     let res = ask_gossip(&a, b.address(), Duration::from_millis(300)).await;
     assert_eq!(res, Err(TransportError::Timeout));
     let ev = wait_event(&mut a_events, |e| {
@@ -216,7 +216,7 @@ async fn blocked_peer_gets_blocked_handshake_and_its_batches_are_dropped() {
         ev,
         RemoteEvent::EndpointConnected {
             address: b.address().into(),
-            member_id: b.system_id().into(),
+            member_id: b.system_id(),
             blocked: true
         }
     );
@@ -226,7 +226,7 @@ async fn blocked_peer_gets_blocked_handshake_and_its_batches_are_dropped() {
     assert_eq!(b.metrics().inbound_handshakes_blocked, 1);
 
     // Blocking by id also stops us dialling its (learned) address.
-    a.block(b.system_id());
+    a.block(&b.system_id());
     wait_event(&mut a_events, |e| {
         matches!(
             e,

@@ -105,6 +105,65 @@ pub enum ClusterEvent {
         /// The owner whose topology listed us.
         by: MemberId,
     },
+    /// This node left the member list it was excluded from and joined
+    /// again under a fresh member id (the node's self-healing rejoin, see
+    /// `docs/operations.md#self-healing-rejoin`). Raised by the node, not
+    /// by the core: the core of `new_id` starts empty.
+    Rejoined {
+        /// The id it was excluded under.
+        old_id: MemberId,
+        /// The id it has now.
+        new_id: MemberId,
+        /// What showed it was excluded.
+        reason: RejoinReason,
+    },
+}
+
+/// What showed a node that the cluster excludes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejoinReason {
+    /// A peer answered our handshake with `ConnectResponse.blocked = true`.
+    BlockedByPeer {
+        /// The peer's address.
+        address: String,
+    },
+    /// A peer's gossiped topology lists our id as blocked.
+    ListedAsBlocked {
+        /// The member whose topology listed us.
+        by: MemberId,
+    },
+    /// For `for_ms`, at least as many members excluded us as included us:
+    /// `excluded_by` members the provider lists but we had blocked (they
+    /// blocked us too, e.g. after a partition longer than the heartbeat
+    /// expiration) or that gossip a topology without us, against
+    /// `with_us` members whose topology lists us.
+    Excluded {
+        /// Members that exclude us.
+        excluded_by: u32,
+        /// Members whose topology lists us.
+        with_us: u32,
+        /// How long that lasted.
+        for_ms: u64,
+    },
+}
+
+impl fmt::Display for RejoinReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BlockedByPeer { address } => {
+                write!(f, "{address} answered our handshake with blocked")
+            }
+            Self::ListedAsBlocked { by } => write!(f, "{by} lists us as blocked"),
+            Self::Excluded {
+                excluded_by,
+                with_us,
+                for_ms,
+            } => write!(
+                f,
+                "excluded by {excluded_by} members, listed by {with_us}, for {for_ms} ms"
+            ),
+        }
+    }
 }
 
 /// A [`ClusterEvent`] with the time the core observed it.
@@ -145,11 +204,13 @@ pub enum EventKind {
     ConsensusLost,
     /// [`ClusterEvent::SelfBlockedByPeer`].
     SelfBlockedByPeer,
+    /// [`ClusterEvent::Rejoined`].
+    Rejoined,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         Self::MemberJoined,
         Self::MemberUp,
         Self::MemberSuspect,
@@ -162,6 +223,7 @@ impl EventKind {
         Self::ConsensusReached,
         Self::ConsensusLost,
         Self::SelfBlockedByPeer,
+        Self::Rejoined,
     ];
     /// The member status transitions: joined, up, suspect, reachable, left,
     /// blocked, removed.
@@ -192,6 +254,7 @@ impl ClusterEvent {
             Self::ConsensusReached { .. } => EventKind::ConsensusReached,
             Self::ConsensusLost { .. } => EventKind::ConsensusLost,
             Self::SelfBlockedByPeer { .. } => EventKind::SelfBlockedByPeer,
+            Self::Rejoined { .. } => EventKind::Rejoined,
         }
     }
 }
@@ -270,6 +333,11 @@ impl fmt::Display for ClusterEvent {
             Self::SelfBlockedByPeer { by } => {
                 write!(f, "this node is listed as blocked by {by}")
             }
+            Self::Rejoined {
+                old_id,
+                new_id,
+                reason,
+            } => write!(f, "rejoined as {new_id} (was {old_id}): {reason}"),
         }
     }
 }
@@ -377,6 +445,18 @@ mod tests {
             (
                 ClusterEvent::SelfBlockedByPeer { by: id("b") },
                 "this node is listed as blocked by b",
+            ),
+            (
+                ClusterEvent::Rejoined {
+                    old_id: id("a"),
+                    new_id: id("a2"),
+                    reason: RejoinReason::Excluded {
+                        excluded_by: 3,
+                        with_us: 2,
+                        for_ms: 4000,
+                    },
+                },
+                "rejoined as a2 (was a): excluded by 3 members, listed by 2, for 4000 ms",
             ),
         ];
         let mut kinds: Vec<EventKind> = Vec::new();

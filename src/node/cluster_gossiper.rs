@@ -414,7 +414,7 @@ impl ClusterGossiper {
         let started = self.running.take().ok_or(GossiperError::NotStarted)?;
         self.node.set(None);
         if graceful {
-            self.membership.leaving(started.node.id());
+            self.membership.leaving(&started.node.id());
         }
         let (done_tx, done) = watch::channel(None);
         let (tx, rx) = mpsc::channel();

@@ -25,6 +25,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     NodeMetrics, NodeStatus, TopologyView,
+    rejoin_exec::Rejoin,
     state_view::{StateView, state_view},
 };
 use crate::{
@@ -66,6 +67,9 @@ pub(super) enum Command {
     },
     /// How one of our requests ended.
     Answer {
+        /// Which of our ids sent it (`Driver::generation`): after a rejoin,
+        /// answers to the old core's requests are dropped.
+        generation: usize,
         token: RequestToken,
         result: Result<GossipResponse, String>,
     },
@@ -91,7 +95,7 @@ pub(super) enum Command {
     },
 }
 
-fn now() -> UnixMillis {
+pub(super) fn now() -> UnixMillis {
     UnixMillis(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -132,6 +136,8 @@ pub(super) struct Driver {
     pub(super) stop: CancellationToken,
     /// Where request tasks run; the node's shutdown waits for them.
     pub(super) tasks: TaskTracker,
+    /// Self-healing rejoin (`rejoin.rs` decides, `rejoin_exec.rs` acts).
+    pub(super) rejoin: Rejoin,
 }
 
 impl Driver {
@@ -145,9 +151,18 @@ impl Driver {
             self.snapshot(first);
         }
         let mut provider_alive = true;
+        let mut remote_alive = true;
         loop {
+            let generation = self.generation();
             tokio::select! {
-                _ = ticker.tick() => self.tick(),
+                _ = ticker.tick() => {
+                    self.tick();
+                    self.check_exclusion().await;
+                }
+                event = self.rejoin.remote_events.recv(), if remote_alive => {
+                    remote_alive = !matches!(event, Err(broadcast::error::RecvError::Closed));
+                    self.on_remote_event(event).await;
+                }
                 changed = self.members_rx.changed(), if provider_alive => {
                     if changed.is_ok() {
                         let members = self.members_rx.borrow_and_update().clone();
@@ -167,7 +182,19 @@ impl Driver {
                     None => break,
                 },
             }
+            if let Some(decision) = self.rejoin.pending.take() {
+                self.carry_out(decision).await;
+            }
+            if self.generation() != generation {
+                // A rejoin replaced the provider, and with it `members_rx`.
+                provider_alive = true;
+            }
         }
+    }
+
+    /// The current id's number: how many rejoins came before it.
+    fn generation(&self) -> usize {
+        self.rejoin.previous_ids.len()
     }
 
     fn tick(&mut self) {
@@ -176,7 +203,7 @@ impl Driver {
         self.apply(out);
     }
 
-    fn snapshot(&mut self, members: Vec<Member>) {
+    pub(super) fn snapshot(&mut self, members: Vec<Member>) {
         NodeMetrics::inc(&self.metrics.provider_snapshots);
         let out = self.core.on_provider_snapshot(members, now());
         self.apply(out);
@@ -198,7 +225,14 @@ impl Driver {
                 let _ = reply.send(handled.response);
                 self.apply(handled.outcome);
             }
-            Command::Answer { token, result } => {
+            Command::Answer {
+                generation,
+                token,
+                result,
+            } => {
+                if generation != self.generation() {
+                    return;
+                }
                 let out = match result {
                     Ok(response) => {
                         NodeMetrics::inc(&self.metrics.gossip_responses_received);
@@ -217,6 +251,7 @@ impl Driver {
                 self.apply(out);
             }
             Command::SetState { key, value, reply } => {
+                self.rejoin.app_keys.insert(key.clone());
                 let out = self.core.set_state(&key, value, now());
                 let _ = reply.send(self.core.sequence_number());
                 self.apply(out);
@@ -235,12 +270,9 @@ impl Driver {
                 let _ = reply.send(values);
             }
             Command::Status { reply } => {
-                let _ = reply.send(NodeStatus::of(
-                    &self.core,
-                    &self.address,
-                    &self.cluster,
-                    now(),
-                ));
+                let mut status = NodeStatus::of(&self.core, &self.address, &self.cluster, now());
+                status.previous_ids.clone_from(&self.rejoin.previous_ids);
+                let _ = reply.send(status);
             }
             Command::State { reply } => {
                 let _ = reply.send(state_view(&self.core));
@@ -252,12 +284,13 @@ impl Driver {
         }
     }
 
-    fn apply(&mut self, out: GossipOutcome) {
+    pub(super) fn apply(&mut self, out: GossipOutcome) {
         for request in out.requests {
             self.send(request);
         }
         for event in out.events {
             self.act_on(&event.event);
+            self.note_listed_as_blocked(&event.event);
             let _ = self.events.send(event);
         }
         let view = TopologyView::of(&self.core);
@@ -307,7 +340,7 @@ impl Driver {
                 }
             }
             ClusterEvent::SelfBlockedByPeer { by } => {
-                tracing::warn!(by = %by.as_str(), "a peer lists this node as blocked; Go nodes will not admit it again (restart with a new id)");
+                tracing::warn!(by = %by.as_str(), "a peer lists this node as blocked; Go nodes will not admit it again under this id");
             }
             ClusterEvent::ConsensusReached { check, value } => {
                 tracing::info!(%check, ?value, "consensus reached")
@@ -340,6 +373,7 @@ impl Driver {
         let remote = self.remote.clone();
         let tx = self.cmd_tx.clone();
         let timeout = self.request_timeout;
+        let generation = self.generation();
         let request = async move {
             let target = Pid {
                 address: request.address,
@@ -353,6 +387,7 @@ impl Driver {
             };
             let _ = tx
                 .send(Command::Answer {
+                    generation,
                     token: request.token,
                     result,
                 })

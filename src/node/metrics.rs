@@ -64,6 +64,14 @@ counters! {
     merge_updates => "merge_updates", "Remote gossip entries merged into our state",
     /// Provider snapshots applied.
     provider_snapshots => "provider_snapshots", "Member snapshots received from the provider",
+    /// Rejoins under a fresh member id (the cluster had excluded us).
+    rejoins => "rejoins", "Rejoins under a fresh member id after the cluster excluded this node",
+    /// Rejoins put off because the last one was too recent.
+    rejoins_deferred => "rejoins_deferred",
+        "Exclusions seen within the wait after a rejoin (no rejoin then)",
+    /// Rejoins that failed (the provider could not register the new id).
+    rejoin_failures => "rejoin_failures",
+        "Rejoins that failed (the new id could not be registered); retried after the wait",
 }
 
 /// Member statuses in `/status` spelling, one `protogossip_members` series each.

@@ -156,6 +156,8 @@ async fn probe(
             if response.state.is_some() {
                 let _ = commands
                     .send(Command::Answer {
+                        // Static nodes keep their first id (no rejoin).
+                        generation: 0,
                         token: PROBE_TOKEN,
                         result: Ok(response),
                     })

@@ -7,7 +7,7 @@
 //! unreachable etcd). The one thing to undo is then the transport, in one
 //! place.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -16,6 +16,8 @@ use super::{
     Listener, NodeConfig, NodeError, NodeHandle, NodeListeners, NodeMetrics, TopologyView,
     driver::{Command, Driver, INBOUND_ANSWER_DEADLINE, seeded_rng},
     http,
+    rejoin::{ListsUs, RejoinPolicy},
+    rejoin_exec::Rejoin,
     seeds::Seeds,
 };
 use crate::{
@@ -63,6 +65,20 @@ pub(super) async fn start(
     };
     let id = config.provider.member_id(&me);
     let core = GossipCore::new(&id, config.gossip.clone())?;
+    let (id_tx, id_rx) = watch::channel(id.clone());
+    // The automanaged `/_health` socket, twice: one handle for the provider,
+    // one kept for the provider a rejoin starts (the port is never closed).
+    let (health, health_spare) = match listeners.health {
+        Some(l) => {
+            let (l, spare) = share(l).map_err(|source| NodeError::Listen {
+                what: Listener::AutomanagedHealth,
+                address: "the bound /_health listener".into(),
+                source,
+            })?;
+            (Some(l), Some(spare))
+        }
+        None => (None, None),
+    };
     let (cmd_tx, cmd_rx) = mpsc::channel(1024);
 
     // 1. Transport.
@@ -75,7 +91,7 @@ pub(super) async fn start(
     let remote_events = remote.subscribe_events();
 
     // 2. The gossip core exists; 3. the provider.
-    let provider = match provider::serve(config.provider.clone(), me, listeners.health).await {
+    let provider = match provider::serve(config.provider.clone(), me.clone(), health).await {
         Ok(p) => p,
         Err(e) => {
             remote.shutdown(false).await;
@@ -93,7 +109,7 @@ pub(super) async fn start(
         commands: cmd_tx.clone(),
         events: events.downgrade(),
         topology: topology_rx,
-        id,
+        id: id_rx,
         address: address.clone(),
         http: None,
         tasks: tasks.clone(),
@@ -132,6 +148,19 @@ pub(super) async fn start(
         }
         .spawn();
     }
+    let rejoin = Rejoin {
+        policy: RejoinPolicy::new(config.rejoin.clone(), config.gossip.heartbeat_expiration),
+        lists_us: ListsUs::default(),
+        me,
+        provider: config.provider.clone(),
+        gossip: config.gossip.clone(),
+        health: health_spare,
+        app_keys: BTreeSet::new(),
+        id: id_tx,
+        previous_ids: Vec::new(),
+        remote_events: remote.subscribe_events(),
+        pending: None,
+    };
     let driver = Driver {
         interval: config.gossip.gossip_interval,
         request_timeout: config.gossip.gossip_request_timeout,
@@ -150,13 +179,23 @@ pub(super) async fn start(
         address,
         stop,
         tasks: tasks.clone(),
+        rejoin,
     };
-    tracing::info!(id = %handle.id, address = %handle.address, http = ?handle.http, "node started");
+    tracing::info!(id = %handle.id(), address = %handle.address, http = ?handle.http, "node started");
     tasks.spawn(driver.run(cmd_rx));
     // Closed now, `wait()` returns when the last task has ended; the driver
     // outlives every task it spawns, so the tracker is never empty before.
     tasks.close();
     Ok(handle)
+}
+
+/// A listener and a second handle of the same socket.
+fn share(
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<(tokio::net::TcpListener, std::net::TcpListener)> {
+    let std = listener.into_std()?;
+    let spare = std.try_clone()?;
+    Ok((tokio::net::TcpListener::from_std(std)?, spare))
 }
 
 /// The transport's gossip handler: hands a peer's request to the driver and

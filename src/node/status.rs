@@ -127,6 +127,9 @@ pub struct NodeStatus {
     pub state_digest: String,
     /// The same without heartbeat keys; equal on converged nodes.
     pub state_digest_stable: String,
+    /// Member ids this node had before rejoining under `id`, oldest first
+    /// (see `docs/operations.md#self-healing-rejoin`).
+    pub previous_ids: Vec<String>,
 }
 
 fn status_name(s: MemberStatus) -> &'static str {
@@ -189,6 +192,7 @@ impl NodeStatus {
             gossip_owners: state.owner_count(),
             state_digest: state_digest(entries(), false),
             state_digest_stable: state_digest(entries(), true),
+            previous_ids: Vec::new(),
         }
     }
 

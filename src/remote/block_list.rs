@@ -73,6 +73,12 @@ impl BlockList {
         self.read().id_at.get(address).cloned()
     }
 
+    /// Unblocks every id (the address map stays): the node rejoined under a
+    /// fresh id, and whom the old one excluded no longer matters.
+    pub fn clear(&self) {
+        self.write().blocked.clear();
+    }
+
     /// Every blocked id, sorted.
     pub fn blocked(&self) -> Vec<String> {
         let mut v: Vec<_> = self.read().blocked.iter().cloned().collect();

@@ -22,6 +22,7 @@ use super::{
     BlockList, RemoteConfig, RemoteEvent, RemoteMetrics, TerminationReason, TransportError,
     address::dial_uri,
     event::EventSink,
+    identity::Identity,
     outbound::{Outbound, plan_batches},
     pending::PendingRequests,
     tasks::Tasks,
@@ -49,6 +50,8 @@ pub(crate) struct EndpointContext {
     events: EventSink,
     /// Executor of the tasks tonic spawns for each client channel.
     tasks: Tasks,
+    /// Our system id, sent in every `ConnectRequest`.
+    identity: Arc<Identity>,
 }
 
 impl EndpointContext {
@@ -62,6 +65,7 @@ impl EndpointContext {
         tasks: Tasks,
     ) -> Self {
         Self {
+            identity: Arc::new(Identity::new(config.system_id.clone())),
             config,
             address,
             metrics,
@@ -70,6 +74,13 @@ impl EndpointContext {
             events,
             tasks,
         }
+    }
+
+    /// Shares `identity` (the remote's) instead of a fixed copy of
+    /// `config.system_id`, so a rejoin's new id reaches our handshakes.
+    pub(crate) fn with_identity(mut self, identity: Arc<Identity>) -> Self {
+        self.identity = identity;
+        self
     }
 
     /// A message that will never be sent: if `sender` is one of our waiting
@@ -275,7 +286,7 @@ async fn connect_once(
     let hello = RemoteMessage {
         message_type: Some(MessageType::ConnectRequest(ConnectRequest {
             connection_type: Some(ConnectionType::ServerConnection(ServerConnection {
-                system_id: config.system_id.clone(),
+                system_id: ctx.identity.get(),
                 address: ctx.address.clone(),
             })),
         })),

@@ -35,6 +35,7 @@ use super::{
     BlockList, RemoteEvent, RemoteMetrics, TransportError,
     conn::{ConnInfo, ConnStream, Incoming},
     event::EventSink,
+    identity::Identity,
     inbound,
     router::Router,
     tasks::{Lifecycle, Tasks},
@@ -61,7 +62,7 @@ pub(crate) struct StreamContext {
     events: EventSink,
     tasks: Tasks,
     /// Ours, answered as `ConnectResponse.member_id`.
-    system_id: String,
+    identity: Arc<Identity>,
     max_inbound_streams: usize,
     /// Inbound streams open now.
     open: AtomicUsize,
@@ -74,7 +75,7 @@ impl StreamContext {
         metrics: Arc<RemoteMetrics>,
         events: EventSink,
         tasks: Tasks,
-        system_id: String,
+        identity: Arc<Identity>,
         max_inbound_streams: usize,
     ) -> Self {
         Self {
@@ -83,7 +84,7 @@ impl StreamContext {
             metrics,
             events,
             tasks,
-            system_id,
+            identity,
             max_inbound_streams,
             open: AtomicUsize::new(0),
         }
@@ -284,7 +285,7 @@ async fn serve_stream(
                     }
                     ctx.block_list.learn(&hello.system_id, &hello.address);
                     let response = ConnectResponse {
-                        member_id: ctx.system_id.clone(),
+                        member_id: ctx.identity.get(),
                         blocked,
                     };
                     if tx

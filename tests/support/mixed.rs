@@ -28,6 +28,13 @@ use crate::go_harness::request_in;
 /// The `protogossip` binary built for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_protogossip");
 
+/// The node binary to run: `PROTOGOSSIP_BIN` if set (a long soak runs a
+/// copy, so rebuilding the worktree meanwhile does not change it), else
+/// the one cargo built with the test.
+pub fn bin() -> String {
+    std::env::var("PROTOGOSSIP_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
+
 /// How long a `protogossip node` process may take to serve `/status`.
 pub const RUST_START_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -99,10 +106,10 @@ impl RustProc {
         let mut command = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, BIN]);
+                c.args(["netns", "exec", ns, &bin()]);
                 c
             }
-            None => Command::new(BIN),
+            None => Command::new(bin()),
         };
         let proc = Proc(
             command

@@ -84,6 +84,18 @@ pub struct NodeArgs {
     /// [default: 20000].
     #[arg(long, env = "PROTOGOSSIP_BLOCKED_STATE_RETENTION_MS")]
     pub blocked_state_retention_ms: Option<u64>,
+    /// Rejoin under a fresh member id when the cluster excludes this node
+    /// (peers blocked it), true or false [default: true].
+    #[arg(long, env = "PROTOGOSSIP_REJOIN", value_name = "BOOL")]
+    pub rejoin: Option<bool>,
+    /// How long an exclusion must last before a rejoin, ms [default: the
+    /// heartbeat expiration].
+    #[arg(long, env = "PROTOGOSSIP_REJOIN_AFTER_MS")]
+    pub rejoin_after_ms: Option<u64>,
+    /// The least time between two rejoins, ms (doubling per rejoin, up to
+    /// 10 min) [default: 30000].
+    #[arg(long, env = "PROTOGOSSIP_REJOIN_MIN_INTERVAL_MS")]
+    pub rejoin_min_interval_ms: Option<u64>,
     /// An application key to set at start, `key=value` (repeatable; the
     /// variable holds one pair), gossiped as a `google.protobuf.StringValue`.
     #[arg(long, env = "PROTOGOSSIP_STATE", value_name = "KEY=VALUE")]
@@ -131,6 +143,9 @@ impl NodeArgs {
             blocked_state_retention_ms: self
                 .blocked_state_retention_ms
                 .or(file.blocked_state_retention_ms),
+            rejoin: self.rejoin.or(file.rejoin),
+            rejoin_after_ms: self.rejoin_after_ms.or(file.rejoin_after_ms),
+            rejoin_min_interval_ms: self.rejoin_min_interval_ms.or(file.rejoin_min_interval_ms),
         }
     }
 
@@ -195,6 +210,16 @@ impl NodeArgs {
         }
         if let Some(ms) = self.blocked_state_retention_ms {
             config.gossip.blocked_state_retention = Duration::from_millis(ms);
+        }
+        if let Some(on) = self.rejoin {
+            config.rejoin.enabled = on;
+        }
+        if let Some(ms) = self.rejoin_after_ms {
+            config.rejoin.excluded_after = Some(Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.rejoin_min_interval_ms {
+            config.rejoin.min_interval = Duration::from_millis(ms);
+            config.rejoin.max_interval = config.rejoin.max_interval.max(config.rejoin.min_interval);
         }
         // The CLI's documented default; the library's default serves nothing.
         config.http = match self.http.as_deref() {
@@ -373,6 +398,31 @@ mod tests {
         assert_eq!(c.gossip.blocked_state_retention, Duration::from_secs(5));
         let file: NodeArgs = toml::from_str("block_retention_secs = 120\n").unwrap();
         assert_eq!(file.block_retention_secs, Some(120));
+    }
+
+    #[test]
+    fn rejoin_settings_from_flags_and_file() {
+        let c = NodeArgs::default().into_settings().unwrap().config;
+        assert!(c.rejoin.enabled, "on by default");
+        let c = NodeArgs {
+            rejoin_after_ms: Some(2_000),
+            rejoin_min_interval_ms: Some(5_000),
+            ..Default::default()
+        }
+        .with_config_text("rejoin = false\n", "test.toml")
+        .unwrap()
+        .config;
+        assert!(!c.rejoin.enabled);
+        assert_eq!(c.rejoin.excluded_after, Some(Duration::from_secs(2)));
+        assert_eq!(c.rejoin.min_interval, Duration::from_secs(5));
+        let c = NodeArgs {
+            rejoin_min_interval_ms: Some(3_600_000),
+            ..Default::default()
+        }
+        .into_settings()
+        .unwrap()
+        .config;
+        assert_eq!(c.rejoin.max_interval, Duration::from_secs(3600));
     }
 
     #[test]

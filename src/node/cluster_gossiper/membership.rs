@@ -492,7 +492,7 @@ fn drain(rx: &mut broadcast::Receiver<TimedEvent>) -> Option<Vec<TimedEvent>> {
 async fn own_records(node: &NodeHandle) -> Result<BTreeMap<String, Member>, NodeError> {
     let entries = node.get_state(TOPOLOGY_KEY).await?;
     Ok(entries
-        .get(node.id())
+        .get(&node.id())
         .and_then(|(_, any)| unpack::<ClusterTopology>(any).ok())
         .map(|t| t.members.into_iter().map(|m| (m.id.clone(), m)).collect())
         .unwrap_or_default())
@@ -542,7 +542,7 @@ impl Bridge {
                 let mut t = self.membership.lock();
                 t.reconcile(&status, &records);
                 for e in during.iter().flatten() {
-                    t.apply(self.node.id(), e);
+                    t.apply(&self.node.id(), e);
                 }
                 return Ok(());
             }
@@ -553,11 +553,18 @@ impl Bridge {
     /// Applies the node's events until `finish` fires (the node has stopped
     /// by then), then marks the view stopped.
     pub(super) async fn run(mut self, mut finish: oneshot::Receiver<()>) {
-        let id = self.node.id().to_owned();
+        let mut id = self.node.id();
         loop {
             tokio::select! {
                 biased;
                 event = self.events.recv() => match event {
+                    // A new id and a fresh gossip state: read the node again.
+                    Ok(TimedEvent { event: ClusterEvent::Rejoined { .. }, .. }) => {
+                        id = self.node.id();
+                        if self.resync().await.is_err() {
+                            break;
+                        }
+                    }
                     Ok(e) => self.membership.apply(&id, &e),
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "membership bridge lagged; re-reading the node");
