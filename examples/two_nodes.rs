@@ -16,7 +16,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let expected = Some((a.set_state_message("timeout", &timeout).await?, Ok(timeout)));
     let read = || b.get_state_message::<Timeout>("timeout");
     let start = Instant::now();
-    while read().await?.remove(a.id()) != expected {
+    while read().await?.remove(&a.id()) != expected {
         assert!(start.elapsed() < Duration::from_secs(10), "b never saw it");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -317,10 +317,7 @@ async fn a_rust_member_cut_off_from_etcd_longer_than_its_lease_rejoins() {
     let (via_proxy, cut) = cuttable_proxy(etcd.endpoint.clone()).await;
     let mut config = node_config(
         CUT_CLUSTER,
-        ProviderConfig::Etcd(EtcdConfig {
-            endpoints: vec![via_proxy],
-            ..Default::default()
-        }),
+        EtcdConfig::default().with_endpoints([via_proxy]).into(),
         HEARTBEAT_EXPIRATION,
     );
     // Attempts during the cut fail (no etcd); retry every 2 s.

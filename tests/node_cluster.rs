@@ -281,18 +281,16 @@ async fn a_node_answered_blocked_rejoins_under_a_fresh_id() {
     let hosts: Vec<String> = health.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let mut nodes = Vec::new();
     for port in &health {
-        let config = NodeConfig {
-            cluster_name: "rejoin".into(),
-            provider: ProviderConfig::Automanaged(AutomanagedConfig {
-                port: *port,
-                hosts: hosts.clone(),
-                refresh: Duration::from_millis(200),
-                ..Default::default()
-            }),
-            gossip: fast_gossip(),
-            http: None,
-            ..Default::default()
-        };
+        let config = NodeConfig::default()
+            .with_cluster_name("rejoin")
+            .with_provider(
+                AutomanagedConfig::default()
+                    .with_port(*port)
+                    .with_hosts(hosts.clone())
+                    .with_refresh(Duration::from_millis(200)),
+            )
+            .with_gossip(fast_gossip())
+            .with_http(None);
         nodes.push(NodeHandle::start(config).await.unwrap());
     }
     let (a, b) = (&nodes[0], &nodes[1]);
