@@ -21,6 +21,9 @@
 //! - `remote` (`std`) — protoactor-go's Remoting transport over tonic.
 //! - `node` (`std`) — the cluster member: the core driven on tokio with the
 //!   transport and a provider, `/status`, `/metrics`, and `ClusterGossiper`.
+//! - [`placement`] — which member owns a grain identity: protoactor-go's
+//!   rendezvous (FNV-1a 32) placement over the members hosting the kind.
+//!   Pure; builds without `std`.
 //! - [`gossiper`] — the `Gossiper` seam of Rust actor runtimes and a
 //!   `NoopGossiper`, so our gossiper drops into a host with a one-line change.
 //! - `provider` (`std`) — where the member list comes from: automanaged
@@ -47,6 +50,7 @@ pub mod gossiper;
 mod http_server;
 #[cfg(feature = "std")]
 pub mod node;
+pub mod placement;
 #[cfg(feature = "std")]
 pub mod provider;
 #[cfg(feature = "std")]
