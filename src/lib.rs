@@ -24,6 +24,8 @@
 //! - [`placement`] — which member owns a grain identity: protoactor-go's
 //!   rendezvous (FNV-1a 32) placement over the members hosting the kind.
 //!   Pure; builds without `std`.
+//! - `grain` (`std`) — calling grains (virtual actors) by kind and identity
+//!   as protoactor-go's `cluster.Request` does.
 //! - [`gossiper`] — the `Gossiper` seam of Rust actor runtimes and a
 //!   `NoopGossiper`, so our gossiper drops into a host with a one-line change.
 //! - `provider` (`std`) — where the member list comes from: automanaged
@@ -46,6 +48,8 @@ extern crate alloc;
 pub mod digest;
 pub mod gossip;
 pub mod gossiper;
+#[cfg(feature = "std")]
+pub mod grain;
 #[cfg(feature = "std")]
 mod http_server;
 #[cfg(feature = "std")]

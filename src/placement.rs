@@ -95,7 +95,8 @@ impl Rendezvous {
             .collect();
         // Stable: members sharing an id keep their input order. Go's sort is
         // not stable, so among equal ids its order is unspecified; it only
-        // matters when two such members also tie on score.
+        // matters when two such members also tie on score
+        // (docs/go-quirks.md#q-m22).
         candidates.sort_by(|a, b| a.member.id.as_bytes().cmp(b.member.id.as_bytes()));
         Self { candidates }
     }
