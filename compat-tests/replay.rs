@@ -16,14 +16,17 @@ mod merge_vectors;
 mod messages;
 #[path = "replay/others.rs"]
 mod others;
+#[path = "replay/placement.rs"]
+mod placement;
 #[path = "replay/twin.rs"]
 mod twin;
 
 /// The message families, each a directory of `<case>.bin` + `<case>.json`.
 const MESSAGE_FAMILIES: &[&str] = &["actor", "remote", "cluster", "gossip", "gossip_values"];
 
-/// The done criterion of the vectors issue.
-const MIN_CASES: usize = 60;
+/// The done criterion of the vectors issue (60) plus issue 12's placement
+/// vectors (at least 50 of the 579).
+const MIN_CASES: usize = 60 + 50;
 
 #[test]
 fn replay_all_golden_vectors() {
@@ -54,6 +57,11 @@ fn replay_all_golden_vectors() {
     match others::topology_hashes() {
         Ok(n) => replayed += n,
         Err(e) => failures.push(format!("topology_hash: {e}")),
+    }
+
+    match placement::placement() {
+        Ok(n) => replayed += n,
+        Err(e) => failures.push(format!("placement: {e}")),
     }
 
     match files::case_twins("automanaged") {

@@ -39,6 +39,7 @@ var families = []family{
 	{"automanaged", writeAutomanagedVectors},
 	{"merge", writeMergeVectors},
 	{"system_id", writeSystemIDVectors},
+	{"placement", writePlacementVectors},
 }
 
 func main() {
