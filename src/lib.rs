@@ -21,6 +21,11 @@
 //! - `remote` (`std`) — protoactor-go's Remoting transport over tonic.
 //! - `node` (`std`) — the cluster member: the core driven on tokio with the
 //!   transport and a provider, `/status`, `/metrics`, and `ClusterGossiper`.
+//! - [`placement`] — which member owns a grain identity: protoactor-go's
+//!   rendezvous (FNV-1a 32) placement over the members hosting the kind.
+//!   Pure; builds without `std`.
+//! - `grain` (`std`) — virtual actors: kinds a Rust node hosts for Go callers
+//!   (the activator at `partition-activator`, typed grain methods).
 //! - [`gossiper`] — the `Gossiper` seam of Rust actor runtimes and a
 //!   `NoopGossiper`, so our gossiper drops into a host with a one-line change.
 //! - `provider` (`std`) — where the member list comes from: automanaged
@@ -44,9 +49,12 @@ pub mod digest;
 pub mod gossip;
 pub mod gossiper;
 #[cfg(feature = "std")]
+pub mod grain;
+#[cfg(feature = "std")]
 mod http_server;
 #[cfg(feature = "std")]
 pub mod node;
+pub mod placement;
 #[cfg(feature = "std")]
 pub mod provider;
 #[cfg(feature = "std")]
