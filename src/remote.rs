@@ -70,7 +70,7 @@ mod inbound;
 mod message;
 mod metrics;
 mod outbound;
-mod pending;
+pub(crate) mod pending;
 mod router;
 mod server;
 mod tasks;

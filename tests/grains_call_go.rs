@@ -129,12 +129,11 @@ async fn rust_calls_go_grains_by_identity() {
             GoNode::start_program(grainhost_binary, None, &args).await
         }));
     }
-    let provider = ProviderConfig::Automanaged(AutomanagedConfig {
-        port: health[2],
-        hosts: hosts.clone(),
-        refresh: REFRESH,
-        ..Default::default()
-    });
+    let provider: ProviderConfig = AutomanagedConfig::default()
+        .with_port(health[2])
+        .with_hosts(hosts.clone())
+        .with_refresh(REFRESH)
+        .into();
     let node = NodeHandle::start(node_config(CLUSTER, provider, EXPIRATION))
         .await
         .unwrap();

@@ -38,7 +38,7 @@ use protogossip::{
     gossip::GossipConfig,
     grain::{GrainHost, GrainHostHandle},
     node::{NodeConfig, NodeHandle},
-    provider::{ProviderConfig, automanaged::AutomanagedConfig},
+    provider::automanaged::AutomanagedConfig,
 };
 use serde_json::Value;
 use tokio::{io::AsyncWriteExt, process::Command};
@@ -63,22 +63,17 @@ async fn start_host(
     hosts: &[String],
     extra_kinds: &[&str],
 ) -> (NodeHandle, GrainHostHandle) {
-    let config = NodeConfig {
-        kinds: extra_kinds.iter().map(|k| (*k).to_owned()).collect(),
-        cluster_name: cluster.into(),
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: health,
-            hosts: hosts.to_vec(),
-            refresh: Duration::from_millis(500),
-            ..Default::default()
-        }),
-        gossip: GossipConfig {
-            heartbeat_expiration: Duration::from_secs(3),
-            ..GossipConfig::default()
-        },
-        http: None,
-        ..Default::default()
-    };
+    let config = NodeConfig::default()
+        .with_kinds(extra_kinds.iter().copied())
+        .with_cluster_name(cluster)
+        .with_provider(
+            AutomanagedConfig::default()
+                .with_port(health)
+                .with_hosts(hosts.to_vec())
+                .with_refresh(Duration::from_millis(500)),
+        )
+        .with_gossip(GossipConfig::default().with_heartbeat_expiration(Duration::from_secs(3)))
+        .with_http(None);
     GrainHost::new()
         .kind(KIND, |_identity| Greeter::default())
         .message::<WhereRequest>()

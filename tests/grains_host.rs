@@ -16,7 +16,7 @@ use protogossip::{
     grain::{Grain, GrainContext, GrainError, GrainHost, GrainHostHandle, GrainMethods, reason},
     node::{NodeConfig, NodeHandle},
     placement::Rendezvous,
-    provider::{ProviderConfig, automanaged::AutomanagedConfig},
+    provider::automanaged::AutomanagedConfig,
     remote::{ActorMessage, Handlers, Header, RawMessage, Remote, RemoteConfig, RemoteHandle},
     wire::{
         WireMessage,
@@ -84,21 +84,16 @@ impl Grain for Hello {
 }
 
 fn node_config(cluster: &str, health: u16, hosts: &[String]) -> NodeConfig {
-    NodeConfig {
-        cluster_name: cluster.into(),
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: health,
-            hosts: hosts.to_vec(),
-            refresh: Duration::from_millis(200),
-            ..Default::default()
-        }),
-        gossip: GossipConfig {
-            heartbeat_expiration: Duration::from_secs(3),
-            ..GossipConfig::default()
-        },
-        http: None,
-        ..Default::default()
-    }
+    NodeConfig::default()
+        .with_cluster_name(cluster)
+        .with_provider(
+            AutomanagedConfig::default()
+                .with_port(health)
+                .with_hosts(hosts.to_vec())
+                .with_refresh(Duration::from_millis(200)),
+        )
+        .with_gossip(GossipConfig::default().with_heartbeat_expiration(Duration::from_secs(3)))
+        .with_http(None)
 }
 
 async fn start_host(cluster: &str, health: u16, hosts: &[String]) -> (NodeHandle, GrainHostHandle) {

@@ -24,7 +24,7 @@ use greeter::{Greeter, KIND, WhereRequest};
 use protogossip::{
     grain::GrainHost,
     node::NodeConfig,
-    provider::{ProviderConfig, automanaged::AutomanagedConfig},
+    provider::automanaged::AutomanagedConfig,
 };
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -42,17 +42,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         || vec![format!("127.0.0.1:{am_port}")],
         |h| h.split(',').map(str::to_owned).collect(),
     );
-    let config = NodeConfig {
-        cluster_name: arg(&args, "--cluster").unwrap_or_else(|| "protogossip".into()),
-        provider: ProviderConfig::Automanaged(AutomanagedConfig {
-            port: am_port,
-            hosts,
-            refresh: Duration::from_millis(500),
-            ..Default::default()
-        }),
-        http: None,
-        ..NodeConfig::default()
-    };
+    let config = NodeConfig::default()
+        .with_cluster_name(arg(&args, "--cluster").unwrap_or_else(|| "protogossip".into()))
+        .with_provider(
+            AutomanagedConfig::default()
+                .with_port(am_port)
+                .with_hosts(hosts)
+                .with_refresh(Duration::from_millis(500)),
+        )
+        .with_http(None);
     let (node, grains) = GrainHost::new()
         .kind(KIND, |_identity| Greeter::default())
         // Plain cluster.Request calls carry a WhereRequest.

@@ -38,7 +38,7 @@ use crate::{
     placement::{Rendezvous, member_address},
     remote::{
         Actor, ActorContext, ActorMessage, EVENTSTREAM_ID, PARTITION_ACTIVATOR_ID, RemoteHandle,
-        go_base64,
+        pending::go_base64,
     },
     wire::{
         WireMessage,

@@ -663,7 +663,7 @@ async fn own_topology(node: &NodeHandle) -> Result<Vec<Member>, NodeError> {
     let mut entries = node
         .get_state_message::<ClusterTopology>(TOPOLOGY_KEY)
         .await?;
-    Ok(match entries.remove(node.id()) {
+    Ok(match entries.remove(&node.id()) {
         Some((_, Ok(topology))) => topology.members,
         _ => Vec::new(),
     })
