@@ -25,6 +25,7 @@
 
 mod cluster_gossiper;
 mod driver;
+mod health_hints;
 mod http;
 mod listeners;
 mod metrics;

@@ -222,6 +222,7 @@ impl ProviderTasks {
 pub struct ProviderHandle {
     members: watch::Receiver<Vec<Member>>,
     static_feed: Option<static_list::StaticFeed>,
+    health_hints: Option<automanaged::HintSender>,
     tasks: ProviderTasks,
 }
 
@@ -244,6 +245,12 @@ impl ProviderHandle {
     /// others learn members themselves).
     pub fn static_feed(&self) -> Option<static_list::StaticFeed> {
         self.static_feed.clone()
+    }
+
+    /// Where the node reports evidence that a member may be gone
+    /// (automanaged provider only: it answers with a confirming poll).
+    pub fn health_hints(&self) -> Option<automanaged::HintSender> {
+        self.health_hints.clone()
     }
 
     /// The provider's counters.
@@ -331,9 +338,13 @@ pub async fn serve(
 ) -> Result<ProviderHandle, ProviderError> {
     config.validate()?;
     let tasks = ProviderTasks::new();
-    let mut static_feed = None;
+    let (mut static_feed, mut health_hints) = (None, None);
     let members = match (config, listener) {
-        (ProviderConfig::Automanaged(c), Some(l)) => automanaged::serve(c, me, l, &tasks)?,
+        (ProviderConfig::Automanaged(c), Some(l)) => {
+            let (members, hints) = automanaged::serve(c, me, l, &tasks)?;
+            health_hints = Some(hints);
+            members
+        }
         (ProviderConfig::Automanaged(_), None) => {
             return Err(ProviderError::Config(
                 "the automanaged provider needs its /_health listener".into(),
@@ -356,6 +367,7 @@ pub async fn serve(
     Ok(ProviderHandle {
         members,
         static_feed,
+        health_hints,
         tasks,
     })
 }

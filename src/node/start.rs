@@ -15,7 +15,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use super::{
     Listener, NodeConfig, NodeError, NodeHandle, NodeListeners, NodeMetrics, TopologyView,
     driver::{Command, Driver, INBOUND_ANSWER_DEADLINE, seeded_rng},
-    http,
+    health_hints, http,
     rejoin::{ListsUs, RejoinPolicy},
     rejoin_exec::Rejoin,
     seeds::Seeds,
@@ -147,6 +147,10 @@ pub(super) async fn start(
             tasks: tasks.clone(),
         }
         .spawn();
+    }
+    if let Some(hints) = provider.health_hints() {
+        let forward = health_hints::forward(remote.subscribe_events(), events.subscribe(), hints);
+        tasks.spawn(stop.clone().run_until_cancelled_owned(forward));
     }
     let rejoin = Rejoin {
         policy: RejoinPolicy::new(config.rejoin.clone(), config.gossip.heartbeat_expiration),

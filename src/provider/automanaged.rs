@@ -9,22 +9,29 @@
 //!
 //! One deliberate difference: Go drops a member from the list the first
 //! time its poll fails (a slow answer, a dropped connection), and a member
-//! that leaves a Go node's topology is blocked by that node forever. We keep
-//! a member whose poll failed for `missed_polls_before_leave` consecutive
-//! polls before dropping it, so one bad poll does not cost a healthy member
-//! its membership on our side. Dead members are still caught by the gossip
-//! heartbeat expiry, and after the grace period by the poll. As in Go, when
-//! *every* poll fails we keep the previous list: that is our network, not
-//! the cluster.
+//! that leaves a Go node's topology is blocked by that node forever. We
+//! weigh the evidence instead (`automanaged/detector.rs`): a weak failure (timeout,
+//! reset) must repeat for `missed_polls_before_leave` consecutive rounds,
+//! so one bad poll does not cost a healthy member its membership on our
+//! side; a refused connection, confirmed by an immediate second poll or by
+//! a [`HealthHint`] (the transport lost its connection, gossip suspects
+//! the member), drops it at once, so a crashed process is dropped as fast
+//! as Go drops it, or faster. As in Go, when *every* poll of a round fails
+//! we keep the previous list: that is our network, not the cluster.
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+mod detector;
+
+pub use detector::HealthHint;
+use detector::{HealthDetector, PollKind};
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, http::header, routing::get};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::{ProviderError, ProviderTasks, SelfMember, publish};
 use crate::http_server;
@@ -58,8 +65,9 @@ pub struct AutomanagedConfig {
     pub refresh: Duration,
     /// How long one poll may take (Go: 2 s).
     pub request_timeout: Duration,
-    /// Consecutive failed polls after which a previously seen member is
-    /// dropped (Go: 1, i.e. at once).
+    /// Consecutive failed poll rounds after which a previously seen member
+    /// is dropped (Go: 1, i.e. at once). A refused connection, confirmed,
+    /// drops it sooner (see the module docs).
     pub missed_polls_before_leave: u32,
 }
 
@@ -217,7 +225,10 @@ pub enum PollError {
     /// No answer within the request timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    /// The connection failed.
+    /// Nothing listens at the host: the connection was refused.
+    #[error("connection refused: {0}")]
+    Refused(String),
+    /// The connection failed otherwise.
     #[error("request failed: {0}")]
     Request(String),
     /// An answer other than 200.
@@ -238,11 +249,13 @@ pub(crate) async fn poll_host(
         .parse()
         .map_err(|e| PollError::Request(format!("{e}")))?;
     let fetch = async {
-        let resp = client
-            .0
-            .get(uri)
-            .await
-            .map_err(|e| PollError::Request(format!("{e}")))?;
+        let resp = client.0.get(uri).await.map_err(|e| {
+            if is_refused(&e) {
+                PollError::Refused(format!("{e}"))
+            } else {
+                PollError::Request(format!("{e}"))
+            }
+        })?;
         if resp.status() != hyper::StatusCode::OK {
             return Err(PollError::Status(resp.status().as_u16()));
         }
@@ -256,6 +269,21 @@ pub(crate) async fn poll_host(
     tokio::time::timeout(timeout, fetch)
         .await
         .map_err(|_| PollError::Timeout(timeout))?
+}
+
+/// Whether a request failed because the connection was refused (an
+/// `io::Error` of kind `ConnectionRefused` anywhere in its source chain).
+fn is_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// A reusable HTTP client for polling.
@@ -289,50 +317,21 @@ where
     }
 }
 
-/// What we remember of one polled host between polls.
-#[derive(Debug, Default)]
-struct HostState {
-    last: Option<NodeModel>,
-    failures: u32,
+/// Where [`HealthHint`]s go: the automanaged provider's poller. Sending
+/// never blocks; a hint that finds the queue full is dropped (it would
+/// only have hurried a confirming poll).
+#[derive(Debug, Clone)]
+pub struct HintSender(mpsc::Sender<HealthHint>);
+
+impl HintSender {
+    /// Hands `hint` to the poller.
+    pub fn send(&self, hint: HealthHint) {
+        let _ = self.0.try_send(hint);
+    }
 }
 
-/// The member list of one poll round, applying the grace rule. `None` when
-/// every host failed (keep the previous list, as Go does).
-fn members_after_poll(
-    states: &mut BTreeMap<String, HostState>,
-    results: Vec<(String, Result<Option<NodeModel>, PollError>)>,
-    cluster_name: &str,
-    grace: u32,
-) -> Option<Vec<Member>> {
-    let all_failed = !results.is_empty() && results.iter().all(|(_, r)| r.is_err());
-    for (host, result) in results {
-        let state = states.entry(host.clone()).or_default();
-        match result {
-            Ok(node) => {
-                state.last = node;
-                state.failures = 0;
-            }
-            Err(e) => {
-                state.failures = state.failures.saturating_add(1);
-                tracing::debug!(%host, error = %e, failures = state.failures, "automanaged poll failed");
-                if state.failures >= grace {
-                    state.last = None;
-                }
-            }
-        }
-    }
-    if all_failed {
-        return None;
-    }
-    Some(
-        states
-            .values()
-            .filter_map(|s| s.last.as_ref())
-            .filter(|n| n.cluster_name == cluster_name)
-            .filter_map(NodeModel::to_member)
-            .collect(),
-    )
-}
+/// How many hints may wait for the poller.
+const HINT_QUEUE: usize = 64;
 
 /// Binds `/_health` on `config.bind_host` (default: `host`) and `config.port`.
 pub(super) async fn bind(
@@ -357,7 +356,7 @@ pub(super) fn serve(
     me: SelfMember,
     listener: tokio::net::TcpListener,
     tasks: &ProviderTasks,
-) -> Result<watch::Receiver<Vec<Member>>, ProviderError> {
+) -> Result<(watch::Receiver<Vec<Member>>, HintSender), ProviderError> {
     let bound: SocketAddr = listener
         .local_addr()
         .map_err(|source| ProviderError::Bind {
@@ -375,58 +374,117 @@ pub(super) fn serve(
         "automanaged /_health",
     ));
     let (tx, rx) = watch::channel(Vec::new());
-    let client = HttpClientHandle::owned_by(tasks);
-    let owner = tasks.clone();
-    tasks.spawn(async move {
-        let mut states = BTreeMap::new();
+    let (hint_tx, hints) = mpsc::channel(HINT_QUEUE);
+    let poller = Poller {
+        client: HttpClientHandle::owned_by(tasks),
+        detector: HealthDetector::new(config.missed_polls_before_leave),
+        config,
+        cluster_name: me.cluster_name.clone(),
+        self_member,
+        tx,
+        tasks: tasks.clone(),
+    };
+    tasks.spawn(poller.run(hints));
+    Ok((rx, HintSender(hint_tx)))
+}
+
+/// The polling task: refresh rounds over every host, confirming polls of
+/// single hosts when the [`HealthDetector`] asks for them, and hints.
+struct Poller {
+    client: HttpClientHandle,
+    detector: HealthDetector,
+    config: AutomanagedConfig,
+    cluster_name: String,
+    self_member: Member,
+    tx: watch::Sender<Vec<Member>>,
+    tasks: ProviderTasks,
+}
+
+/// One finished poll: its kind, host and result.
+type PollDone = (PollKind, String, Result<Option<NodeModel>, PollError>);
+
+impl Poller {
+    async fn run(mut self, mut hints: mpsc::Receiver<HealthHint>) {
+        let (done_tx, mut done) = mpsc::unbounded_channel::<PollDone>();
+        // Round polls still out, and whether every one that came back failed.
+        let mut round: Option<(usize, bool)> = None;
+        let next_round = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(next_round);
         loop {
-            // One task per host, so a slow host does not delay the others;
-            // each ends at once when we leave.
-            let polls: Vec<_> = config
-                .hosts
-                .iter()
-                .map(|host| {
-                    let (client, host) = (client.clone(), host.clone());
-                    let timeout = config.request_timeout;
-                    let poll = async move {
-                        let result = poll_host(&client, &host, timeout).await;
-                        (host, result)
-                    };
-                    owner
-                        .tracker
-                        .spawn(owner.leave.clone().run_until_cancelled_owned(poll))
-                })
-                .collect();
-            let mut results = Vec::with_capacity(polls.len());
-            for poll in polls {
-                if let Ok(Some(result)) = poll.await {
-                    results.push(result);
-                }
-            }
-            if owner.leave.is_cancelled() {
-                break;
-            }
-            if let Some(mut members) = members_after_poll(
-                &mut states,
-                results,
-                &me.cluster_name,
-                config.missed_polls_before_leave,
-            ) {
-                // We know we are alive even if our own host is not listed.
-                if !members.iter().any(|m| m.id == self_member.id) {
-                    members.push(self_member.clone());
-                }
-                publish(&tx, members);
-            } else {
-                tracing::warn!(hosts = ?config.hosts, "every automanaged poll failed; keeping the previous member list");
-            }
             tokio::select! {
-                () = owner.leave.cancelled() => break,
-                () = tokio::time::sleep(config.refresh) => {}
+                () = self.tasks.leave.cancelled() => break,
+                () = &mut next_round, if round.is_none() => {
+                    // One task per host, so a slow host does not delay the others.
+                    for host in &self.config.hosts {
+                        self.spawn_poll(PollKind::Round, host.clone(), &done_tx);
+                    }
+                    round = Some((self.config.hosts.len(), true));
+                    if self.config.hosts.is_empty() {
+                        self.publish();
+                        round = None;
+                        next_round.as_mut().reset(tokio::time::Instant::now() + self.config.refresh);
+                    }
+                }
+                Some((kind, host, result)) = done.recv() => {
+                    if let Err(e) = &result {
+                        tracing::debug!(%host, ?kind, error = %e, "automanaged poll failed");
+                    }
+                    let failed = result.is_err();
+                    if self.detector.on_poll(&host, kind, result.as_ref().map(Clone::clone)) {
+                        self.detector.confirming(&host);
+                        self.spawn_poll(PollKind::Confirm, host, &done_tx);
+                    }
+                    match (kind, &mut round) {
+                        (PollKind::Round, Some((left, all_failed))) => {
+                            *left -= 1;
+                            *all_failed &= failed;
+                            if *left == 0 {
+                                if *all_failed {
+                                    tracing::warn!(hosts = ?self.config.hosts, "every automanaged poll failed; keeping the previous member list");
+                                } else {
+                                    self.publish();
+                                }
+                                round = None;
+                                next_round.as_mut().reset(tokio::time::Instant::now() + self.config.refresh);
+                            }
+                        }
+                        // A confirming poll's verdict is published at once.
+                        _ => self.publish(),
+                    }
+                }
+                Some(hint) = hints.recv() => {
+                    for host in self.detector.on_hint(&hint) {
+                        tracing::debug!(%host, ?hint, "automanaged: confirming poll on a hint");
+                        self.detector.confirming(&host);
+                        self.spawn_poll(PollKind::Confirm, host, &done_tx);
+                    }
+                }
             }
         }
-    });
-    Ok(rx)
+    }
+
+    /// Polls `host` in a task of its own, which ends at once when we leave.
+    fn spawn_poll(&self, kind: PollKind, host: String, done: &mpsc::UnboundedSender<PollDone>) {
+        let (client, done) = (self.client.clone(), done.clone());
+        let timeout = self.config.request_timeout;
+        let poll = async move {
+            let result = poll_host(&client, &host, timeout).await;
+            let _ = done.send((kind, host, result));
+        };
+        self.tasks
+            .tracker
+            .spawn(self.tasks.leave.clone().run_until_cancelled_owned(poll));
+    }
+
+    /// Publishes the detector's members, ourselves included: we know we
+    /// are alive even if our own host is not listed.
+    fn publish(&self) {
+        let mut members = self.detector.members(&self.cluster_name);
+        if !members.iter().any(|m| m.id == self.self_member.id) {
+            members.push(self.self_member.clone());
+        }
+        publish(&self.tx, members);
+    }
 }
 
 #[cfg(test)]
@@ -464,48 +522,6 @@ mod tests {
             serde_json::from_slice::<Option<NodeModel>>(b"null").unwrap(),
             None
         );
-    }
-
-    fn ok(h: &str, id: &str) -> (String, Result<Option<NodeModel>, PollError>) {
-        (h.into(), Ok(Some(model(id, "c"))))
-    }
-    fn failed(h: &str) -> (String, Result<Option<NodeModel>, PollError>) {
-        (h.into(), Err(PollError::Status(500)))
-    }
-    fn ids(ms: &[Member]) -> Vec<&str> {
-        ms.iter().map(|m| m.id.as_str()).collect()
-    }
-
-    #[test]
-    fn one_failed_poll_keeps_a_member_until_grace_runs_out() {
-        let mut st = BTreeMap::new();
-        let m = members_after_poll(&mut st, vec![ok("a", "A"), ok("b", "B")], "c", 3).unwrap();
-        assert_eq!(ids(&m), ["A", "B"]);
-        for _ in 0..2 {
-            let m = members_after_poll(&mut st, vec![ok("a", "A"), failed("b")], "c", 3).unwrap();
-            assert_eq!(ids(&m), ["A", "B"], "B kept during grace");
-        }
-        let m = members_after_poll(&mut st, vec![ok("a", "A"), failed("b")], "c", 3).unwrap();
-        assert_eq!(ids(&m), ["A"], "B dropped after 3 failures");
-        let m = members_after_poll(&mut st, vec![ok("a", "A"), ok("b", "B")], "c", 3).unwrap();
-        assert_eq!(ids(&m), ["A", "B"], "B back when it answers");
-    }
-
-    #[test]
-    fn grace_of_one_is_gos_behaviour() {
-        let mut st = BTreeMap::new();
-        members_after_poll(&mut st, vec![ok("a", "A"), ok("b", "B")], "c", 1).unwrap();
-        let m = members_after_poll(&mut st, vec![ok("a", "A"), failed("b")], "c", 1).unwrap();
-        assert_eq!(ids(&m), ["A"]);
-    }
-
-    #[test]
-    fn all_failed_keeps_previous_list_and_other_clusters_are_filtered() {
-        let mut st = BTreeMap::new();
-        let other = ("x".to_string(), Ok(Some(model("X", "other"))));
-        let m = members_after_poll(&mut st, vec![ok("a", "A"), other], "c", 1).unwrap();
-        assert_eq!(ids(&m), ["A"]);
-        assert!(members_after_poll(&mut st, vec![failed("a"), failed("x")], "c", 1).is_none());
     }
 
     #[test]
