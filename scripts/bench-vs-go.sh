@@ -94,7 +94,7 @@ for run in $(seq "$runs"); do
     for i in $(seq "$n" $((2 * n - 1))); do
       wrap=()
       if [ -n "$callgrind" ] && [ "$run" = 1 ] && [ "$n" = "$largest" ] && [ "$i" = $((2 * n - 1)) ]; then
-        wrap=(valgrind --tool=callgrind --collect-atstart=no "--callgrind-out-file=$callgrind")
+        wrap=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$callgrind")
       fi
       RUST_LOG=${RUST_LOG:-warn} "${wrap[@]}" "$rust_bin" node --cluster bench --port 0 --automanaged-port $((base + i)) \
         --automanaged-hosts "$hosts" --http 127.0.0.1:$((base + 100 + i)) $rust_args \
@@ -113,11 +113,11 @@ for run in $(seq "$runs"); do
       t0[$p]=$(ticks "$p"); w0[$p]=$(io "$p" wchar); r0[$p]=$(io "$p" rchar)
       [ "${lang[$p]}" = rust ] && g0[$p]=$(metric "${http[$p]}" protogossip_gossip_sent_bytes_total)
     done
-    [ -n "$profiled" ] && callgrind_control -i on "$profiled" > /dev/null
+    [ -n "$profiled" ] && callgrind_control -i on "$profiled" > /dev/null 2>&1
     sleep "$window"
     if [ -n "$profiled" ]; then
-      callgrind_control -i off "$profiled" > /dev/null
-      callgrind_control -d "$profiled" > /dev/null
+      callgrind_control -i off "$profiled" > /dev/null 2>&1
+      callgrind_control -d "$profiled" > /dev/null 2>&1
       echo "callgrind: profile of one Rust node ($n + $n, ${window}s window): $(ls "$callgrind"*)" >&2
     fi
     for p in "${pids[@]}"; do
