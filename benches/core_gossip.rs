@@ -2,7 +2,9 @@
 //!
 //! `merge/N`: a remote `GossipState` of N owners (3 keys each, every entry
 //! newer than ours) merged into a local state holding the same owners at
-//! older sequence numbers — the worst case, every entry accepted.
+//! older sequence numbers — the worst case, every entry accepted. The same
+//! states, built the same way, are merged by protoactor-go's own merge in
+//! go-interop/internal/mergebench (docs/performance.md compares them).
 //! `delta/N`: one `MemberStateDelta` for a target with no watermarks from a
 //! state of N owners (own + up to `gossip_max_send` = 50 others).
 //! `tick/N`: one `GossipCore::tick` of a member of an N-member topology
@@ -79,7 +81,12 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("merge", owners), &owners, |b, _| {
             b.iter_batched(
                 || (local.clone(), remote.clone()),
-                |(mut l, r)| black_box(l.merge(r, UnixMillis(5), |_| false)),
+                // The merged state is returned, so criterion drops it after
+                // timing, like Go's benchmark (mergeState frees nothing).
+                |(mut l, r)| {
+                    let updates = l.merge(r, UnixMillis(5), |_| false);
+                    black_box((l, updates))
+                },
                 BatchSize::LargeInput,
             );
         });

@@ -40,11 +40,9 @@ fn full_topology_cost_per_member() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    let gossip = GossipConfig {
-        gossip_update_events: false,
-        wire_profile: WireProfile::Go2024_08,
-        ..GossipConfig::default()
-    };
+    let gossip = GossipConfig::default()
+        .with_gossip_update_events(false)
+        .with_wire_profile(WireProfile::Go2024_08);
     let interval = gossip.gossip_interval;
     let rss0 = status_kib("VmRSS:");
     let mut sim = Simulation::new(

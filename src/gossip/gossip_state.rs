@@ -107,9 +107,13 @@ impl OwnerState {
     }
 
     fn put(&mut self, key: String, entry: GossipEntry, profile: WireProfile) {
-        let seq = entry.sequence_number;
-        let at = entry.received;
-        if profile.is_heartbeat_key(&key) {
+        self.note_write(&key, entry.sequence_number, entry.received, profile);
+        self.values.insert(key, entry);
+    }
+
+    /// Updates the summaries for a write of `key` at `seq`, accepted `at`.
+    fn note_write(&mut self, key: &str, seq: i64, at: UnixMillis, profile: WireProfile) {
+        if profile.is_heartbeat_key(key) {
             self.heartbeat_received = Some(self.heartbeat_received.map_or(at, |h| h.max(at)));
         } else if seq > self.data_seq {
             self.data_seq = seq;
@@ -123,7 +127,6 @@ impl OwnerState {
         }
         self.last_received = Some(self.last_received.map_or(at, |l| l.max(at)));
         self.max_seq = self.max_seq.max(seq);
-        self.values.insert(key, entry);
     }
 }
 
@@ -277,30 +280,77 @@ impl GossipState {
         &mut self,
         remote: cluster::GossipState,
         now: UnixMillis,
+        skip_owner: impl FnMut(&str) -> bool,
+    ) -> Vec<GossipUpdate> {
+        let walk = remote.members.len().saturating_mul(WALK_RATIO) >= self.owners.len();
+        self.merge_with(remote, now, skip_owner, walk)
+    }
+
+    /// [`merge`](Self::merge), finding our owners either by walking both
+    /// ordered maps side by side (`walk`) or by one lookup per remote owner.
+    fn merge_with(
+        &mut self,
+        remote: cluster::GossipState,
+        now: UnixMillis,
         mut skip_owner: impl FnMut(&str) -> bool,
+        walk: bool,
     ) -> Vec<GossipUpdate> {
         let profile = self.profile;
         let mut updates = Vec::new();
-        for (owner_id, remote_owner) in remote.members {
-            if skip_owner(&owner_id) {
-                continue;
+        // Owners new to us are added after the walk (it borrows the map).
+        let mut new_owners = Vec::new();
+        let remote_owners = remote.members.into_iter().filter(|(id, _)| !skip_owner(id));
+        if walk {
+            let mut locals = self.owners.iter_mut().peekable();
+            for (id, remote_owner) in remote_owners {
+                while locals.next_if(|(k, _)| k.as_str() < id.as_str()).is_some() {}
+                match locals.next_if(|(k, _)| k.as_str() == id.as_str()) {
+                    Some((k, local)) => {
+                        merge_owner(k, local, remote_owner, now, profile, &mut updates);
+                    }
+                    None => {
+                        new_owners.push(new_owner(id, remote_owner, now, profile, &mut updates))
+                    }
+                }
             }
-            let exact = (
-                Bound::Included(owner_id.as_str()),
-                Bound::Included(owner_id.as_str()),
-            );
-            if let Some((k, local)) = self.owners.range_mut::<str, _>(exact).next() {
-                let k = k.clone();
-                merge_owner(&k, local, remote_owner, now, profile, &mut updates);
-            } else {
-                let k = MemberId::from(owner_id);
-                let mut local = OwnerState::default();
-                merge_owner(&k, &mut local, remote_owner, now, profile, &mut updates);
-                self.owners.insert(k, local);
+        } else {
+            for (id, remote_owner) in remote_owners {
+                let exact = (Bound::Included(id.as_str()), Bound::Included(id.as_str()));
+                match self.owners.range_mut::<str, _>(exact).next() {
+                    Some((k, local)) => {
+                        merge_owner(k, local, remote_owner, now, profile, &mut updates);
+                    }
+                    None => {
+                        new_owners.push(new_owner(id, remote_owner, now, profile, &mut updates))
+                    }
+                }
             }
         }
+        self.owners.extend(new_owners);
         updates
     }
+}
+
+/// [`GossipState::merge`] walks both maps instead of looking owners up when
+/// the remote state has at least 1/`WALK_RATIO` as many owners as ours. A
+/// lookup costs O(log n) id comparisons, each through a pointer to the id
+/// (a cache miss in a large state); the walk costs one comparison per owner
+/// of either map. Deltas (at most `gossip_max_send` = 50 owners) into a large
+/// state take lookups; full states (a new member's first exchange) walk.
+const WALK_RATIO: usize = 8;
+
+/// An owner we did not know, holding the remote entries (all accepted).
+fn new_owner(
+    id: String,
+    remote: cluster::GossipMemberState,
+    now: UnixMillis,
+    profile: WireProfile,
+    updates: &mut Vec<GossipUpdate>,
+) -> (MemberId, OwnerState) {
+    let id = MemberId::from(id);
+    let mut state = OwnerState::default();
+    merge_owner(&id, &mut state, remote, now, profile, updates);
+    (id, state)
 }
 
 fn merge_owner(
@@ -312,24 +362,31 @@ fn merge_owner(
     updates: &mut Vec<GossipUpdate>,
 ) {
     for (key, kv) in remote.values {
-        if local
-            .values
-            .get(&key)
-            .is_some_and(|e| kv.sequence_number <= e.sequence_number)
-        {
-            continue;
+        let seq = kv.sequence_number;
+        // One lookup; a newer value replaces ours in place, so the remote
+        // key string is not needed by the state and moves into the update.
+        match local.values.get_mut(key.as_str()) {
+            Some(e) if seq <= e.sequence_number => continue,
+            Some(e) => {
+                e.sequence_number = seq;
+                e.value = kv.value.unwrap_or_default();
+                e.received = now;
+            }
+            None => {
+                let entry = GossipEntry {
+                    sequence_number: seq,
+                    value: kv.value.unwrap_or_default(),
+                    received: now,
+                };
+                local.values.insert(key.clone(), entry);
+            }
         }
+        local.note_write(&key, seq, now, profile);
         updates.push(GossipUpdate {
             owner: owner.clone(),
-            key: key.clone(),
-            sequence_number: kv.sequence_number,
+            key,
+            sequence_number: seq,
         });
-        let entry = GossipEntry {
-            sequence_number: kv.sequence_number,
-            value: kv.value.unwrap_or_default(),
-            received: now,
-        };
-        local.put(key, entry, profile);
     }
 }
 
@@ -514,6 +571,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn walking_and_lookups_merge_alike(a in arb_state(), b in arb_state(), skip in 0u8..5) {
+            let skip = format!("o{skip}");
+            let merge_by = |walk: bool| {
+                let mut s = GossipState::from_proto(&a, WireProfile::Mixed);
+                let updates = s.merge_with(b.clone(), UnixMillis(9), |o| o == skip, walk);
+                (s, updates)
+            };
+            prop_assert_eq!(merge_by(true), merge_by(false));
+        }
+
         #[test]
         fn merge_is_commutative(a in arb_state(), b in arb_state()) {
             let e = cluster::GossipState::default();
