@@ -11,7 +11,7 @@ pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = NodeHandle::start(config(vec![])).await?;
     let b = NodeHandle::start(config(vec![a.address()])).await?;
     let members = b.wait_for_members(2, Duration::from_secs(10)).await?;
-    assert!(members.contains(&a.id().into()), "b lists a");
+    assert!(members.contains(&a.id()), "b lists a");
     let timeout = Timeout::try_from(Duration::from_secs(5))?;
     let expected = Some((a.set_state_message("timeout", &timeout).await?, Ok(timeout)));
     let read = || b.get_state_message::<Timeout>("timeout");

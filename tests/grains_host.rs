@@ -307,7 +307,7 @@ async fn activations_move_when_the_topology_places_them_elsewhere() {
         Member {
             host: host.into(),
             port: port.parse().unwrap(),
-            id: n.id().into(),
+            id: n.id(),
             kinds: vec![KIND.into()],
         }
     };

@@ -21,11 +21,7 @@ mod greeter;
 use std::time::Duration;
 
 use greeter::{Greeter, KIND, WhereRequest};
-use protogossip::{
-    grain::GrainHost,
-    node::NodeConfig,
-    provider::automanaged::AutomanagedConfig,
-};
+use protogossip::{grain::GrainHost, node::NodeConfig, provider::automanaged::AutomanagedConfig};
 use tokio::signal::unix::{SignalKind, signal};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
