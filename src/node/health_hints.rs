@@ -9,7 +9,10 @@
 //! (see `provider::automanaged::detector`). Nothing goes on the wire that
 //! Go does not send anyway: one `GET /_health`.
 
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    watch,
+};
 
 use crate::{
     gossip::{ClusterEvent, TimedEvent},
@@ -47,7 +50,7 @@ fn cluster_hint(event: &TimedEvent) -> Option<HealthHint> {
 pub(super) async fn forward(
     mut remote: broadcast::Receiver<RemoteEvent>,
     mut cluster: broadcast::Receiver<TimedEvent>,
-    hints: HintSender,
+    hints: watch::Receiver<Option<HintSender>>,
 ) {
     let (mut remote_open, mut cluster_open) = (true, true);
     while remote_open || cluster_open {
@@ -63,8 +66,8 @@ pub(super) async fn forward(
                 Err(RecvError::Closed) => { cluster_open = false; None }
             },
         };
-        if let Some(hint) = hint {
-            hints.send(hint);
+        if let (Some(hint), Some(poller)) = (hint, hints.borrow().as_ref()) {
+            poller.send(hint);
         }
     }
 }

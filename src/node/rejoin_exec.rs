@@ -52,6 +52,9 @@ pub(super) struct Rejoin {
     pub(super) previous_ids: Vec<String>,
     /// The transport's events: a `blocked` handshake answer is a signal.
     pub(super) remote_events: broadcast::Receiver<RemoteEvent>,
+    /// Where the node's health hints go: the current provider's poller
+    /// (replaced with the provider).
+    pub(super) health_hints: watch::Sender<Option<provider::automanaged::HintSender>>,
     /// A decision taken while applying an outcome (our id in a gossiped
     /// block list), carried out once the input is handled.
     pub(super) pending: Option<RejoinDecision>,
@@ -136,6 +139,7 @@ impl Driver {
         };
         self.rejoin.policy.rejoined(at);
         let app_state = self.app_state();
+        self.rejoin.health_hints.send_replace(provider.health_hints());
         if let Some(mut old) = self.provider.replace(provider) {
             old.shutdown(std::time::Duration::from_secs(5)).await;
         }

@@ -148,10 +148,11 @@ pub(super) async fn start(
         }
         .spawn();
     }
-    if let Some(hints) = provider.health_hints() {
-        let forward = health_hints::forward(remote.subscribe_events(), events.subscribe(), hints);
-        tasks.spawn(stop.clone().run_until_cancelled_owned(forward));
-    }
+    // The poller that takes hints changes with a rejoin (a new provider):
+    // the forwarder reads the current one from this watch.
+    let (hints_tx, hints_rx) = watch::channel(provider.health_hints());
+    let forward = health_hints::forward(remote.subscribe_events(), events.subscribe(), hints_rx);
+    tasks.spawn(stop.clone().run_until_cancelled_owned(forward));
     let rejoin = Rejoin {
         policy: RejoinPolicy::new(config.rejoin.clone(), config.gossip.heartbeat_expiration),
         lists_us: ListsUs::default(),
@@ -163,6 +164,7 @@ pub(super) async fn start(
         id: id_tx,
         previous_ids: Vec::new(),
         remote_events: remote.subscribe_events(),
+        health_hints: hints_tx,
         pending: None,
     };
     let driver = Driver {

@@ -332,7 +332,8 @@ mod tests {
         }
 
         /// Polls once at `t` (then confirms while asked); returns when the
-        /// last answer came and whether the round's poll failed.
+        /// last answer came and whether the round's poll failed with no
+        /// confirming poll answered after it.
         fn poll(&mut self, kind: PollKind, mut t: u64, kill_at: Option<u64>) -> (u64, bool) {
             let mut kind = kind;
             let mut round_failed = false;
@@ -346,6 +347,10 @@ mod tests {
                 };
                 if kind == PollKind::Round {
                     round_failed = result.is_err();
+                } else if result.is_ok() {
+                    // A confirming poll that is answered forgets the
+                    // round's failure, as any answer does.
+                    round_failed = false;
                 }
                 t = done;
                 if !self
