@@ -10,8 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Provider names accepted by -provider.
@@ -40,9 +38,6 @@ type Config struct {
 	GossipInterval      time.Duration
 	WatchKeys           []string
 	Kinds               []string
-	// KindProps, when set, gives the grain actor of a kind (cmd/grainhost);
-	// nil keeps the default, a grain that ignores every message.
-	KindProps func(kind string) *actor.Props
 }
 
 // ConfigError is a bad flag value.
