@@ -11,14 +11,34 @@ use protogossip::{
     provider::ProviderHandle,
 };
 
-/// A port that was free a moment ago (bound and released). Tests that must
-/// name a port before starting a server use it; the race is accepted.
+/// A port that was free a moment ago, for tests that must name a port
+/// before the server that uses it starts (a Go harness, a CLI child).
+///
+/// Ports come from 20000–32767, below Linux's ephemeral range (32768–60999
+/// by default), so no outgoing connection of this or another test can take
+/// one between this call and the server's bind: the race that once failed CI
+/// with "address already in use". Within one test process a counter hands
+/// each call a different port, so tests running in parallel never share one;
+/// the start is spread by the process id, and a port found bound by someone
+/// else is skipped.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_768; // up to 32767
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{}", LOW + SPAN)
 }
 
 /// Waits until the provider's member ids equal `want`, failing with the
