@@ -34,11 +34,11 @@ mod methods;
 mod metrics;
 mod pid_cache;
 
-pub use client::{
-    GrainCallError, GrainCallOptions, GrainClient, GrainClientMetrics, GrainClientMetricsSnapshot,
-};
+pub use client::{GrainCallError, GrainCallOptions, GrainClient};
 pub use host::{GrainHost, GrainHostHandle, KindOptions};
 pub use kind::{Grain, GrainContext};
 pub use methods::{GrainError, GrainMethods, reason};
-pub use metrics::{GrainMetrics, GrainMetricsSnapshot};
+pub use metrics::{
+    GrainClientMetrics, GrainClientMetricsSnapshot, GrainMetrics, GrainMetricsSnapshot,
+};
 pub use pid_cache::PidCache;

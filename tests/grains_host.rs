@@ -4,8 +4,12 @@
 //! the Go caller (the same envelopes Go sends). Real sockets on loopback;
 //! every wait is bounded.
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/net.rs"]
 mod net;
+#[path = "support/promtool.rs"]
+mod promtool;
 
 use std::time::{Duration, Instant};
 
@@ -93,7 +97,7 @@ fn node_config(cluster: &str, health: u16, hosts: &[String]) -> NodeConfig {
                 .with_refresh(Duration::from_millis(200)),
         )
         .with_gossip(GossipConfig::default().with_heartbeat_expiration(Duration::from_secs(3)))
-        .with_http(None)
+        .with_http(Some("127.0.0.1:0".parse().unwrap()))
 }
 
 async fn start_host(cluster: &str, health: u16, hosts: &[String]) -> (NodeHandle, GrainHostHandle) {
@@ -280,6 +284,22 @@ async fn activation_calls_and_bad_input() {
     assert_eq!(m.grain_method_panics, 1);
     assert_eq!(m.activations_terminated, 1);
     assert_eq!(m.grain_requests, 6);
+    // The same counters on the node's /metrics, which promtool accepts.
+    let page = http::get(&node.http_address().unwrap().to_string(), "/metrics")
+        .await
+        .unwrap();
+    for (name, value) in m.fields() {
+        let series = format!(
+            "protogossip_grain_{}_total",
+            name.strip_prefix("grain_").unwrap_or(name)
+        );
+        assert!(
+            page.body.lines().any(|l| l == format!("{series} {value}")),
+            "{series} {value} not on /metrics:\n{}",
+            page.body
+        );
+    }
+    promtool::check_metrics(&promtool::require(), &page.body);
 
     c.shutdown(true).await;
     node.shutdown(true).await.unwrap();
@@ -312,14 +332,20 @@ async fn activations_move_when_the_topology_places_them_elsewhere() {
         }
     };
     let placement = Rendezvous::new(&[member(&a), member(&b)]);
-    let stay: Vec<String> = ids
+    // Sorted as the activation table's keys are.
+    let stay: std::collections::BTreeSet<String> = ids
         .iter()
         .filter(|id| placement.owner_address(KIND, id) == Some(a.address()))
         .map(|id| format!("{KIND}/{id}"))
         .collect();
     assert!(!stay.is_empty() && stay.len() < ids.len(), "{stay:?}");
     wait_until("moved activations stopped", || {
-        grains_a.activations().keys().cloned().collect::<Vec<_>>() == stay
+        grains_a
+            .activations()
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            == stay
     })
     .await;
     let m = grains_a.metrics();

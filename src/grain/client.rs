@@ -28,7 +28,7 @@
 //! of the call's deadline, not by a fresh full timeout.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::{debug, warn};
 
+use super::metrics::{GrainClientMetrics, GrainClientMetricsSnapshot};
 use super::pid_cache::PidCache;
 use crate::gossip::{ClusterEvent, EventKind};
 use crate::node::{EventFilter, NodeError, NodeHandle, SubscriptionItem};
@@ -275,49 +276,6 @@ where
     }
 }
 
-/// Counters of a [`GrainClient`], shared by its clones.
-#[derive(Debug, Default)]
-pub struct GrainClientMetrics {
-    calls: AtomicU64,
-    failed_calls: AtomicU64,
-    retries: AtomicU64,
-    cache_hits: AtomicU64,
-    activations: AtomicU64,
-    no_owner: AtomicU64,
-    activation_failures: AtomicU64,
-    dead_letters: AtomicU64,
-    timeouts: AtomicU64,
-    unreachable: AtomicU64,
-    invalidated: AtomicU64,
-}
-
-/// A copy of a [`GrainClient`]'s counters.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct GrainClientMetricsSnapshot {
-    /// Calls started.
-    pub calls: u64,
-    /// Calls that ended with an error.
-    pub failed_calls: u64,
-    /// Retries after a failed attempt.
-    pub retries: u64,
-    /// Attempts that found the PID in the cache.
-    pub cache_hits: u64,
-    /// `ActivationRequest`s that returned a PID.
-    pub activations: u64,
-    /// Attempts with no member hosting the kind.
-    pub no_owner: u64,
-    /// `ActivationRequest`s that failed or timed out.
-    pub activation_failures: u64,
-    /// Requests answered with a dead letter.
-    pub dead_letters: u64,
-    /// Requests that timed out.
-    pub timeouts: u64,
-    /// Requests whose member could not be reached.
-    pub unreachable: u64,
-    /// Cached PIDs dropped (dead letter, timeout, member gone).
-    pub invalidated: u64,
-}
-
 impl GrainClientMetrics {
     fn count_failure(&self, failure: &AttemptFailure) {
         let counter = match failure {
@@ -328,25 +286,6 @@ impl GrainClientMetrics {
             AttemptFailure::Unreachable { .. } => &self.unreachable,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The counters now.
-    #[must_use]
-    pub fn snapshot(&self) -> GrainClientMetricsSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        GrainClientMetricsSnapshot {
-            calls: get(&self.calls),
-            failed_calls: get(&self.failed_calls),
-            retries: get(&self.retries),
-            cache_hits: get(&self.cache_hits),
-            activations: get(&self.activations),
-            no_owner: get(&self.no_owner),
-            activation_failures: get(&self.activation_failures),
-            dead_letters: get(&self.dead_letters),
-            timeouts: get(&self.timeouts),
-            unreachable: get(&self.unreachable),
-            invalidated: get(&self.invalidated),
-        }
     }
 }
 
@@ -427,6 +366,16 @@ impl GrainClient {
         let mut events = node.subscribe_filtered(EventFilter::kinds([EventKind::TopologyUpdated]));
         let shared = Arc::new(Shared::default());
         shared.apply_topology(&own_topology(node).await?);
+        let counted = Arc::downgrade(&shared);
+        node.add_counters(
+            "grain_client",
+            Box::new(move || {
+                counted
+                    .upgrade()
+                    .map(|s| s.metrics.snapshot().described())
+                    .unwrap_or_default()
+            }),
+        );
         let token = CancellationToken::new();
         let task_shared = Arc::clone(&shared);
         let task_token = token.clone();

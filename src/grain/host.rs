@@ -258,6 +258,18 @@ impl GrainHost {
             Arc::clone(&table),
         );
         let pid = remote.spawn_partition_activator(activator)?;
+        let counted = Arc::clone(&metrics);
+        // `protogossip_grain_requests_total`, not `…_grain_grain_requests_total`.
+        node.add_counters(
+            "grain",
+            Box::new(move || {
+                let mut described = counted.snapshot().described();
+                for (name, _, _) in &mut described {
+                    *name = name.strip_prefix("grain_").unwrap_or(name);
+                }
+                described
+            }),
+        );
         let poke_remote = remote.clone();
         let poke_pid = pid.clone();
         // Ends when the node stops (the subscription closes).

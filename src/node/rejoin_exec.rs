@@ -139,7 +139,9 @@ impl Driver {
         };
         self.rejoin.policy.rejoined(at);
         let app_state = self.app_state();
-        self.rejoin.health_hints.send_replace(provider.health_hints());
+        self.rejoin
+            .health_hints
+            .send_replace(provider.health_hints());
         if let Some(mut old) = self.provider.replace(provider) {
             old.shutdown(std::time::Duration::from_secs(5)).await;
         }
