@@ -261,3 +261,84 @@ async fn bad_input_from_go_callers() {
     go.kill(Duration::from_secs(5)).await;
     a.shutdown(true).await.unwrap();
 }
+
+/// The README's grain commands: the `grain_host` example (the binary
+/// `cargo test` builds beside this test) and the Go caller, as two
+/// processes; every identity the caller asks for answers from the example,
+/// through the generated client and plain `cluster.Request`, and the example
+/// leaves on SIGTERM having hosted them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grain_host_example_answers_the_go_caller() {
+    // target/debug/deps/<this test> → target/debug/examples/grain_host
+    let example = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|debug| debug.join("examples").join("grain_host"))
+        .unwrap();
+    assert!(
+        example.exists(),
+        "{} missing: `cargo test` builds the examples (run the suite through cargo)",
+        example.display()
+    );
+    let (hr, hg) = (free_port(), free_port());
+    let hosts = [format!("127.0.0.1:{hr}"), format!("127.0.0.1:{hg}")];
+    let mut host = ChildLines::spawn(
+        Command::new(&example)
+            .args([
+                "--cluster",
+                "grain-example",
+                "--automanaged-port",
+                &hr.to_string(),
+            ])
+            .args(["--automanaged-hosts", &hosts.join(",")])
+            .stdin(Stdio::null()),
+    )
+    .unwrap();
+    let address = host
+        .next_matching(Duration::from_secs(30), |l| {
+            l.strip_prefix("grain host at ")
+                .and_then(|rest| rest.split(' ').next())
+                .map(str::to_owned)
+        })
+        .await
+        .unwrap_or_else(|| panic!("no start line from the example:\n{}", host.output()));
+
+    let count = 5;
+    let mut go = caller(
+        "grain-example",
+        hg,
+        &hosts,
+        &["-count", &count.to_string(), "-wait", "60s"],
+    );
+    for _ in 0..count {
+        let line = next_json(&mut go, Duration::from_secs(90)).await;
+        assert_eq!(text(&line, &["owner"]), address, "{line}");
+        assert_eq!(text(&line, &["generated", "address"]), address, "{line}");
+        assert_eq!(text(&line, &["plain", "address"]), address, "{line}");
+    }
+    go.kill(Duration::from_secs(5)).await;
+
+    let pid = host.child.id().expect("the example is running");
+    let term = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(term.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), host.child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the example did not leave on SIGTERM:\n{}", host.output()))
+        .unwrap();
+    assert!(exit.success(), "{exit:?}\n{}", host.output());
+    // Its last words are on stderr, read by a task that may lag the exit.
+    let said = Instant::now();
+    while !host.output().contains("err: activations at exit: 5") {
+        assert!(
+            said.elapsed() < Duration::from_secs(5),
+            "no `activations at exit: 5`:\n{}",
+            host.output()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
