@@ -291,14 +291,14 @@ mod tests {
         metrics.extra.add("other", source(9));
         let text = metrics.render(&status, &remote).unwrap();
         for line in [
-            "# HELP protogossip_part_calls Calls made",
-            "# TYPE protogossip_part_calls counter",
+            "# HELP protogossip_part_calls_total Calls made.",
+            "# TYPE protogossip_part_calls_total counter",
             "protogossip_part_calls_total 7",
             "protogossip_part_errors_total 2",
             "protogossip_other_calls_total 9",
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
-        assert_eq!(text.matches("# TYPE protogossip_part_calls ").count(), 1);
+        assert_eq!(text.matches("# TYPE protogossip_part_calls_total ").count(), 1);
     }
 }
