@@ -98,8 +98,8 @@ pub struct GossipConfig {
     /// remembered, as 64-bit fingerprints, oldest evicted first: while the
     /// provider does not list such an id, gossip about it that peers relay
     /// (Go keeps it forever) is ignored instead of blocking it again
-    /// (Q-M23). Default 4096 (32 KiB of fingerprints, plus the set's
-    /// overhead); 0 turns this off.
+    /// (Q-M23). Default 4096 (at most about 80 KiB: a queue and an
+    /// ordered set of 8-byte fingerprints); 0 turns this off.
     pub forgotten_ids: usize,
     /// Provider snapshots arriving within this window are applied as one
     /// topology change (0 = each snapshot immediately).
