@@ -28,6 +28,7 @@
 //! - `gossip_state` — entries per (owner, key), `set`, merge ([`merge_states`]).
 //! - `owner_alias` — Go's etcd members (`<cluster>@<id>`) gossiping as `<id>`.
 //! - `member_state_delta` — per-target deltas and their watermarks.
+//! - `forgotten_ids` — a bounded set of forgotten block entries (Q-M23).
 //! - `member_list` — provider snapshots → topology, block list
 //!   ([`BlockReason`]), hash.
 //! - `member_status` — Joining/Up/Suspect/Leaving/Blocked/Removed.
@@ -45,6 +46,7 @@ mod consensus;
 mod core_tests;
 mod event;
 mod failure_detector;
+mod forgotten_ids;
 mod gossip_core;
 mod gossip_state;
 mod member_list;

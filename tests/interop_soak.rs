@@ -39,8 +39,9 @@
 //! Retention (issue 15 item 6): run with a short block-list retention, e.g.
 //! `PROTOGOSSIP_BLOCK_RETENTION_SECS=60` (the Rust children inherit it), to
 //! watch the anchor's block list; `PROTOGOSSIP_SOAK_GO=0` runs six Rust
-//! nodes instead (Go peers keep and relay every departed owner's state, so
-//! with them an expired block comes back: docs/interop.md).
+//! nodes instead (Go peers keep and relay every departed owner's state; we
+//! ignore it for forgotten ids, Q-M23, so the block list levels off:
+//! docs/interop.md).
 //! Every [`TABLE_EVERY`] the run prints a row (time, events, the anchor's
 //! blocked ids, gossip state owners and RSS) for docs/interop.md.
 //!

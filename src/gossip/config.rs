@@ -94,6 +94,13 @@ pub struct GossipConfig {
     /// every member that had the leaver's heartbeat has blocked it on its
     /// own, so a later relay changes nothing. 0 purges at once (as before).
     pub blocked_state_retention: Duration,
+    /// How many forgotten block entries (`block_retention` over) are
+    /// remembered, as 64-bit fingerprints, oldest evicted first: while the
+    /// provider does not list such an id, gossip about it that peers relay
+    /// (Go keeps it forever) is ignored instead of blocking it again
+    /// (Q-M23). Default 4096 (at most about 80 KiB: a queue and an
+    /// ordered set of 8-byte fingerprints); 0 turns this off.
+    pub forgotten_ids: usize,
     /// Provider snapshots arriving within this window are applied as one
     /// topology change (0 = each snapshot immediately).
     pub topology_coalesce: Duration,
@@ -119,6 +126,7 @@ impl Default for GossipConfig {
             wire_profile: WireProfile::default(),
             block_retention: Duration::from_secs(3600),
             blocked_state_retention: Duration::from_secs(20),
+            forgotten_ids: 4096,
             topology_coalesce: Duration::ZERO,
             publish_blocked: false,
             topology_detail: TopologyDetail::default(),
@@ -137,6 +145,7 @@ with_fields!(GossipConfig {
     with_wire_profile => wire_profile: WireProfile,
     with_block_retention => block_retention: Duration,
     with_blocked_state_retention => blocked_state_retention: Duration,
+    with_forgotten_ids => forgotten_ids: usize,
     with_topology_coalesce => topology_coalesce: Duration,
     with_publish_blocked => publish_blocked: bool,
     with_topology_detail => topology_detail: TopologyDetail,

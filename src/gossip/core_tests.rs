@@ -84,7 +84,19 @@ fn events(out: &GossipOutcome) -> Vec<&ClusterEvent> {
     out.events.iter().map(|e| &e.event).collect()
 }
 
+/// A request carrying `owner`'s `left` entry with sequence `seq`.
+fn left_request(owner: &str, seq: i64) -> GossipRequest {
+    GossipRequest {
+        from_member_id: "a".into(),
+        state: Some(state_of(
+            owner,
+            &[(LEFT_KEY, seq, pack(&crate::wire::Empty {}))],
+        )),
+    }
+}
+
 mod membership;
+mod retention;
 
 #[test]
 fn requests_name_the_target_and_always_carry_state() {

@@ -273,7 +273,7 @@ mod tests {
     }
 
     fn list(ids: &[&str]) -> MemberList {
-        let mut l = MemberList::new("me".into());
+        let mut l = MemberList::new("me".into(), 16);
         let members = ids
             .iter()
             .enumerate()

@@ -83,7 +83,7 @@ impl GossipCore {
         let state = GossipState::new(config.wire_profile);
         let aliases = OwnerAliases::default();
         Ok(Self {
-            members: MemberList::new(self_id.clone()),
+            members: MemberList::new(self_id.clone(), config.forgotten_ids),
             detector: FailureDetector::new(&config),
             consensus: ConsensusChecks::with_topology_check(&state, &aliases),
             rng: DerivedRng::for_member(self_id.as_str()),
@@ -114,6 +114,10 @@ impl GossipCore {
         self.pending.expire(now, self.config.gossip_request_timeout);
         self.purge_relayed(now);
         for id in self.members.expire_blocks(now, self.config.block_retention) {
+            // Gossip about it may come back under its owner alias too.
+            if let Some(alias) = self.aliases.alias_of(id.as_str()) {
+                self.members.note_forgotten(alias.as_str());
+            }
             self.detector.forget(&id);
             if self.relayed.remove(&id).is_some() {
                 self.forget_owner(&id);
@@ -294,8 +298,22 @@ impl GossipCore {
         let self_id = &self.self_id;
         let members = &self.members;
         let aliases = &self.aliases;
+        let ignored = &mut out.ignored_forgotten;
         let updates = self.state.merge(remote, now, |o| {
-            o == self_id.as_str() || members.is_blocked(aliases.member_of_str(o))
+            if o == self_id.as_str() {
+                return true;
+            }
+            let member = aliases.member_of_str(o);
+            if members.is_blocked(member) {
+                return true;
+            }
+            // Relayed state of a member whose block we forgot: storing it
+            // would block it again (`left`) or keep a stranger (Q-M23).
+            let forgotten = members.is_forgotten(member);
+            if forgotten {
+                ignored.push(MemberId::new(o));
+            }
+            forgotten
         });
         if updates.is_empty() {
             return;
@@ -332,6 +350,9 @@ impl GossipCore {
                     for b in header.blocked {
                         if b == self.self_id.as_str() {
                             out.push(now, ClusterEvent::SelfBlockedByPeer { by: member.clone() });
+                        } else if self.members.is_forgotten(&b) {
+                            // A peer that has not forgotten it yet (Q-M23).
+                            out.ignored_forgotten.push(MemberId::from(b));
                         } else {
                             to_block.push((
                                 MemberId::from(b),

@@ -11,12 +11,18 @@
 //! provider stops listing it, the entry is forgotten after
 //! `block_retention` (1 h by default, as protoactor-dotnet). Only after that
 //! can the same id join again, as a new member. Our own id is never blocked.
+//!
+//! A forgotten id goes into a bounded set of forgotten ids
+//! (`forgotten_ids`, Q-M23): while the provider does not list it, the core
+//! ignores gossip about it (relayed by Go peers, which keep it forever)
+//! instead of blocking it again.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use super::forgotten_ids::ForgottenIds;
 use super::types::{MemberId, UnixMillis};
 use crate::wire::proto::cluster::Member;
 use crate::wire::topology_hash;
@@ -73,6 +79,7 @@ pub(crate) struct MemberList {
     by_address: BTreeMap<String, MemberId>,
     hash: u64,
     blocked: BTreeMap<MemberId, BlockEntry>,
+    forgotten: ForgottenIds,
 }
 
 /// `host:port`, Go's `Member.Address()`.
@@ -81,8 +88,9 @@ pub(crate) fn address_of(m: &Member) -> String {
 }
 
 impl MemberList {
-    /// An empty member list for `self_id`.
-    pub(crate) fn new(self_id: MemberId) -> Self {
+    /// An empty member list for `self_id`, remembering up to
+    /// `forgotten_capacity` forgotten block entries.
+    pub(crate) fn new(self_id: MemberId, forgotten_capacity: usize) -> Self {
         Self {
             self_id,
             provider: BTreeMap::new(),
@@ -90,6 +98,7 @@ impl MemberList {
             by_address: BTreeMap::new(),
             hash: 0,
             blocked: BTreeMap::new(),
+            forgotten: ForgottenIds::new(forgotten_capacity),
         }
     }
 
@@ -157,8 +166,27 @@ impl MemberList {
         true
     }
 
+    /// True when `id`'s block entry was forgotten (and is still held in the
+    /// bounded set) and the provider does not list it: gossip about it is
+    /// stale, relayed from a peer that keeps it forever (Q-M23). An id the
+    /// provider lists again is admitted as any other.
+    pub(crate) fn is_forgotten(&self, id: &str) -> bool {
+        !self.provider.contains_key(id) && self.forgotten.contains(id)
+    }
+
+    /// Remembers `id` as forgotten too (the gossip owner alias of a
+    /// forgotten member).
+    pub(crate) fn note_forgotten(&mut self, id: &str) {
+        self.forgotten.insert(id);
+    }
+
+    /// How many forgotten ids are remembered (at most the capacity).
+    pub(crate) fn forgotten_count(&self) -> usize {
+        self.forgotten.len()
+    }
+
     /// Forgets block entries whose member has been gone from the provider
-    /// for `retention`; returns the forgotten ids.
+    /// for `retention` and remembers them as forgotten; returns their ids.
     pub(crate) fn expire_blocks(&mut self, now: UnixMillis, retention: Duration) -> Vec<MemberId> {
         let expired: Vec<MemberId> = self
             .blocked
@@ -168,6 +196,7 @@ impl MemberList {
             .collect();
         for id in &expired {
             self.blocked.remove(id.as_str());
+            self.forgotten.insert(id.as_str());
         }
         expired
     }
@@ -239,7 +268,7 @@ mod tests {
 
     #[test]
     fn diff_is_ascending_and_left_members_are_blocked() {
-        let mut l = MemberList::new("me".into());
+        let mut l = MemberList::new("me".into(), 16);
         l.set_provider_snapshot(alloc::vec![m("c", 3), m("me", 1), m("a", 2)], UnixMillis(0));
         let c = l.recompute(UnixMillis(0)).unwrap();
         assert_eq!(
@@ -262,7 +291,7 @@ mod tests {
     #[test]
     fn block_entries_expire_only_after_the_provider_forgets_the_member() {
         let hour = Duration::from_secs(3600);
-        let mut l = MemberList::new("me".into());
+        let mut l = MemberList::new("me".into(), 16);
         l.set_provider_snapshot(alloc::vec![m("me", 1), m("x", 2)], UnixMillis(0));
         l.recompute(UnixMillis(0));
         assert!(l.block(&"x".into(), BlockReason::HeartbeatExpired, UnixMillis(10)));
@@ -284,8 +313,10 @@ mod tests {
             l.expire_blocks(UnixMillis(20_000 + 3_600_000), hour),
             [MemberId::new("x")]
         );
+        assert!(l.is_forgotten("x") && !l.is_forgotten("y"));
         // After retention the id may join again, as a new member.
         l.set_provider_snapshot(alloc::vec![m("me", 1), m("x", 2)], UnixMillis(4_000_000));
+        assert!(!l.is_forgotten("x"), "listed again: admitted as any other");
         assert_eq!(
             l.recompute(UnixMillis(4_000_000)).unwrap().joined[0].id,
             "x"
@@ -294,7 +325,7 @@ mod tests {
 
     #[test]
     fn record_changes_under_same_id_are_noticed() {
-        let mut l = MemberList::new("me".into());
+        let mut l = MemberList::new("me".into(), 16);
         l.set_provider_snapshot(alloc::vec![m("me", 1)], UnixMillis(0));
         l.recompute(UnixMillis(0));
         l.set_provider_snapshot(alloc::vec![m("me", 9)], UnixMillis(1));

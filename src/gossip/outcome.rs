@@ -29,6 +29,11 @@ pub struct GossipOutcome {
     pub requests: Vec<OutboundGossip>,
     /// Events, in the order they happened.
     pub events: Vec<TimedEvent>,
+    /// Ids whose gossip this input ignored because we forgot their block
+    /// entry and the provider does not list them (Q-M23): one per owner
+    /// state left out of a merge, and one per mention in a gossiped block
+    /// list. For the driver's counter and debug log.
+    pub ignored_forgotten: Vec<MemberId>,
 }
 
 impl GossipOutcome {
@@ -36,6 +41,7 @@ impl GossipOutcome {
     pub fn extend(&mut self, other: GossipOutcome) {
         self.requests.extend(other.requests);
         self.events.extend(other.events);
+        self.ignored_forgotten.extend(other.ignored_forgotten);
     }
 
     pub(crate) fn push(&mut self, at: UnixMillis, event: ClusterEvent) {

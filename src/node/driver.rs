@@ -285,6 +285,13 @@ impl Driver {
     }
 
     pub(super) fn apply(&mut self, out: GossipOutcome) {
+        if !out.ignored_forgotten.is_empty() {
+            NodeMetrics::add(
+                &self.metrics.ignored_forgotten,
+                out.ignored_forgotten.len() as u64,
+            );
+            tracing::debug!(ids = ?out.ignored_forgotten, "ignored relayed gossip of forgotten blocked ids (Q-M23)");
+        }
         for request in out.requests {
             self.send(request);
         }

@@ -68,6 +68,10 @@ counters! {
         "Encoded bytes of gossip requests and responses received",
     /// Entries merged into our state from peers.
     merge_updates => "merge_updates", "Remote gossip entries merged into our state",
+    /// Relayed gossip ignored because it is about a member whose block
+    /// entry we forgot (Q-M23).
+    ignored_forgotten => "gossip_ignored_forgotten",
+        "Relayed gossip ignored: owner states and block-list mentions of forgotten blocked ids",
     /// Provider snapshots applied.
     provider_snapshots => "provider_snapshots", "Member snapshots received from the provider",
     /// Rejoins under a fresh member id (the cluster had excluded us).

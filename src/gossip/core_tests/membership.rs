@@ -438,15 +438,17 @@ fn zero_state_retention_purges_at_the_block() {
 }
 
 /// A shortened `block_retention`: the id is forgotten once the provider
-/// has not listed it for that long. Forgetting is safe: if its old gossip
-/// comes back (a Go peer relays what it keeps forever), its `left` blocks
-/// it again at once, and a heartbeat-only state is blocked again (or
-/// dropped as a stranger's) one expiration later; it never re-enters the
-/// topology, which only the provider can list.
+/// has not listed it for that long. Forgetting is safe: it never re-enters
+/// the topology, which only the provider can list. With the set of
+/// forgotten ids turned off (`forgotten_ids: 0`), its old gossip coming
+/// back (a Go peer relays what it keeps forever) blocks it again: its
+/// `left` at once, a heartbeat-only state (or a stranger's) one expiration
+/// later. With the set on, that gossip is ignored (`core_tests/retention.rs`).
 #[test]
 fn a_shortened_block_retention_forgets_and_old_gossip_blocks_again() {
     let config = GossipConfig {
         block_retention: Duration::from_secs(60),
+        forgotten_ids: 0,
         ..GossipConfig::default()
     };
     let mut a = core_for("a", config);
@@ -474,15 +476,4 @@ fn a_shortened_block_retention_forgets_and_old_gossip_blocks_again() {
         ClusterEvent::MemberBlocked { id, reason: BlockReason::Left } if id.as_str() == "c"
     )));
     assert!(!a.active_members().contains_key("c"));
-}
-
-/// A request carrying `owner`'s `left` entry with sequence `seq`.
-fn left_request(owner: &str, seq: i64) -> GossipRequest {
-    GossipRequest {
-        from_member_id: "a".into(),
-        state: Some(state_of(
-            owner,
-            &[(LEFT_KEY, seq, pack(&crate::wire::Empty {}))],
-        )),
-    }
 }

@@ -86,6 +86,12 @@ impl GossipCore {
         self.members.is_blocked(id)
     }
 
+    /// How many forgotten block entries are remembered, so that relayed
+    /// gossip about them is ignored (at most `forgotten_ids`, Q-M23).
+    pub fn forgotten_count(&self) -> usize {
+        self.members.forgotten_count()
+    }
+
     /// The topology hash of our active set.
     pub fn topology_hash(&self) -> u64 {
         self.members.topology_hash()
