@@ -112,6 +112,11 @@ pgg_version=$(cd go-interop && go list -m -f '{{.Version}}' google.golang.org/pr
 pgg_bin=${CARGO_TARGET_DIR:-$root/target}/go-bin/protoc-gen-go-$pgg_version
 GOBIN=$pgg_bin go install "google.golang.org/protobuf/cmd/protoc-gen-go@$pgg_version" \
   || { echo "could not install protoc-gen-go $pgg_version" >&2; exit 1; }
+# protoc-gen-go-grain from the protoactor-go version go.mod pins (the grain
+# client and server of interop/grains.proto), into the same private bin dir.
+pa_version=$(cd go-interop && go list -m -f '{{.Version}}' github.com/asynkron/protoactor-go)
+GOBIN=$pgg_bin go install "github.com/asynkron/protoactor-go/protobuf/protoc-gen-go-grain@$pa_version" \
+  || { echo "could not install protoc-gen-go-grain $pa_version" >&2; exit 1; }
 PATH="$pgg_bin:$PATH" go-interop/proto/gen.sh --check
 
 step "Go: golden vectors regenerate to the committed bytes"

@@ -259,6 +259,8 @@ pub struct NodeHandle {
     tasks: TaskTracker,
     /// The node's transport: hosted actors, send and request to any PID.
     remote: crate::remote::RemoteHandle,
+    /// The counters `/metrics` shows (parts started later add theirs).
+    metrics: std::sync::Arc<NodeMetrics>,
 }
 
 impl NodeHandle {
@@ -310,6 +312,12 @@ impl NodeHandle {
     /// [`Self::shutdown`], not directly.
     pub fn remote(&self) -> &crate::remote::RemoteHandle {
         &self.remote
+    }
+
+    /// Shows `source`'s counters on `/metrics` as
+    /// `protogossip_<prefix>_<name>_total` (a grain host, a grain client).
+    pub(crate) fn add_counters(&self, prefix: &'static str, source: metrics::CounterSource) {
+        self.metrics.extra.add(prefix, source);
     }
 
     /// Where `/status` and `/metrics` are served, if they are.

@@ -29,7 +29,8 @@
 //!   their end to the manager over a channel.
 //! - `router` — the one place that routes by target: `gossip` (to the
 //!   node's [`GossipHandler`]), our request futures, `eventstream`,
-//!   `partition-activator` (refused politely), hosted actors, dead letters
+//!   `partition-activator` (the grain activator, or refused politely when
+//!   no kind is hosted), hosted actors, dead letters
 //!   for the rest. `inbound` checks and decodes inbound batches for it.
 //! - `tasks` — every task the remote runs, and the one way to stop them:
 //!   [`RemoteHandle::shutdown`] returns when all have ended.
@@ -69,7 +70,7 @@ mod inbound;
 mod message;
 mod metrics;
 mod outbound;
-mod pending;
+pub(crate) mod pending;
 mod router;
 mod server;
 mod tasks;
@@ -462,6 +463,16 @@ impl RemoteHandle {
             return Err(ActorError::ReservedName(n.to_owned()));
         }
         self.inner.host.spawn(name, actor, options)
+    }
+
+    /// Hosts `actor` at the reserved id `partition-activator`, where Go's
+    /// disthash identity lookup sends `ActivationRequest`s (the grain
+    /// activator, `crate::grain`). Without one, the router refuses
+    /// activations with `failed: true`.
+    pub(crate) fn spawn_partition_activator(&self, actor: impl Actor) -> Result<Pid, ActorError> {
+        self.inner
+            .host
+            .spawn(Some(PARTITION_ACTIVATOR_ID), actor, ActorOptions::default())
     }
 
     /// Unregisters and stops the actor `id`: it finishes its current

@@ -7,6 +7,8 @@
 mod http;
 #[path = "support/net.rs"]
 mod net;
+#[path = "support/promtool.rs"]
+mod promtool;
 
 use net::free_port;
 
@@ -350,12 +352,7 @@ fn a_port_in_use_is_named_and_exits_1() {
 /// this test fails rather than skip.
 #[tokio::test]
 async fn metrics_of_a_running_node_pass_promtool() {
-    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    let version = Command::new(&promtool).arg("--version").output();
-    assert!(
-        version.as_ref().is_ok_and(|o| o.status.success()),
-        "`{promtool} --version` failed ({version:?}): install Debian's `prometheus` package (scripts/test.sh does) or set PROMTOOL"
-    );
+    let promtool = promtool::require();
     let (health, http) = (free_port(), format!("127.0.0.1:{}", free_port()));
     let _node = node_process(&[
         "--http",
@@ -387,26 +384,7 @@ async fn metrics_of_a_running_node_pass_promtool() {
     ] {
         assert!(r.body.contains(series), "no {series:?} in\n{}", r.body);
     }
-    let mut check = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut check.stdin.take().unwrap(), r.body.as_bytes()).unwrap();
-    let out = check.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics: {:?}\n{report}\n--- /metrics:\n{}",
-        out.status,
-        r.body
-    );
+    promtool::check_metrics(&promtool, &r.body);
 }
 
 /// `--state key=value` keys are gossiped as `google.protobuf.StringValue`

@@ -5,7 +5,11 @@
 //! time, and the transport's counters from a [`RemoteMetricsSnapshot`], as
 //! `protogossip_remote_<name>_total` with the counter's doc comment as HELP
 //! (a counter added to `RemoteMetrics` shows up here with nothing else to
-//! write). `prometheus-client` writes the text (format 0.0.4, which
+//! write). Parts of the crate started on a running node (a grain host, a
+//! grain client) add their counters through [`ExtraCounters`], as
+//! `protogossip_<prefix>_<name>_total`, read at each scrape; two sources
+//! with one prefix (two grain clients on one node) are summed, so a series
+//! is never written twice. `prometheus-client` writes the text (format 0.0.4, which
 //! `promtool check metrics` lints): HELP and TYPE on every series, `_total`
 //! on every counter, units last (`…_sent_bytes_total`). Each scrape builds a
 //! small registry of its own, so the snapshot values need no shared state.
@@ -32,6 +36,8 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub(crate) struct NodeMetrics {
             $( $(#[$doc])* pub(crate) $field: Counter, )*
+            /// Counters of parts started on the running node.
+            pub(crate) extra: ExtraCounters,
         }
 
         impl NodeMetrics {
@@ -76,6 +82,62 @@ counters! {
     /// Rejoins that failed (the provider could not register the new id).
     rejoin_failures => "rejoin_failures",
         "Rejoins that failed (the new id could not be registered); retried after the wait",
+}
+
+/// Reads one part's counters: `(name, description, value)` each, the
+/// description being the counter's doc comment.
+pub(crate) type CounterSource =
+    Box<dyn Fn() -> Vec<(&'static str, &'static str, u64)> + Send + Sync>;
+
+/// Counter sources added to a running node, each under a prefix.
+#[derive(Default)]
+pub(crate) struct ExtraCounters(std::sync::Mutex<Vec<(&'static str, CounterSource)>>);
+
+impl std::fmt::Debug for ExtraCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sources = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.debug_list()
+            .entries(sources.iter().map(|(p, _)| p))
+            .finish()
+    }
+}
+
+impl ExtraCounters {
+    /// Adds `source`'s counters under `prefix` from the next scrape on.
+    pub(crate) fn add(&self, prefix: &'static str, source: CounterSource) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((prefix, source));
+    }
+
+    /// Registers every source's counters, summing those of one prefix.
+    fn register(&self, registry: &mut Registry) {
+        let mut sums: std::collections::BTreeMap<(&str, &str), (&str, u64)> =
+            std::collections::BTreeMap::new();
+        for (prefix, source) in self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            for (name, help, value) in source() {
+                let sum = sums.entry((prefix, name)).or_insert((help, 0));
+                sum.1 = sum.1.saturating_add(value);
+            }
+        }
+        for ((prefix, name), (help, value)) in sums {
+            let help = help.trim().trim_end_matches('.').replace('`', "");
+            registry.sub_registry_with_prefix(prefix).register(
+                name,
+                help,
+                ConstCounter::new(value),
+            );
+        }
+    }
 }
 
 /// Member statuses in `/status` spelling, one `protogossip_members` series each.
@@ -147,6 +209,7 @@ impl NodeMetrics {
             let help = help.trim().trim_end_matches('.').replace('`', "");
             transport.register(name, help, ConstCounter::new(value));
         }
+        self.extra.register(&mut registry);
 
         let mut out = String::with_capacity(8192);
         prometheus_text::encode(&mut out, &registry)?;
@@ -213,5 +276,33 @@ mod tests {
             text.contains("\nprotogossip_members{status=\"Self\"} "),
             "{text}"
         );
+    }
+
+    #[test]
+    fn added_counters_show_under_their_prefix_and_one_prefix_is_summed() {
+        let core = GossipCore::new("me", GossipConfig::default()).unwrap();
+        let status = NodeStatus::of(&core, "127.0.0.1:1", "c", UnixMillis(0));
+        let metrics = NodeMetrics::default();
+        let remote = RemoteMetricsSnapshot::default();
+        let before = metrics.render(&status, &remote).unwrap();
+        assert!(!before.contains("protogossip_part"), "{before}");
+
+        let source = |n: u64| -> CounterSource {
+            Box::new(move || vec![("calls", "Calls `made`.", n), ("errors", "Errors.", 1)])
+        };
+        metrics.extra.add("part", source(2));
+        metrics.extra.add("part", source(5));
+        metrics.extra.add("other", source(9));
+        let text = metrics.render(&status, &remote).unwrap();
+        for line in [
+            "# HELP protogossip_part_calls_total Calls made.",
+            "# TYPE protogossip_part_calls_total counter",
+            "protogossip_part_calls_total 7",
+            "protogossip_part_errors_total 2",
+            "protogossip_other_calls_total 9",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        assert_eq!(text.matches("# TYPE protogossip_part_calls_total ").count(), 1);
     }
 }

@@ -114,6 +114,7 @@ pub(super) async fn start(
         http: None,
         tasks: tasks.clone(),
         remote: remote.clone(),
+        metrics: Arc::clone(&metrics),
     };
 
     // 4. /status and /metrics.

@@ -9,7 +9,8 @@
 //! The ids we answer are those protoactor-go members address on every
 //! member: `gossip` (the node's [`GossipHandler`](super::GossipHandler)),
 //! our request futures (`future$N`), `eventstream` and `partition-activator`
-//! (refused politely, we host no kinds). Everything else is a dead letter: a
+//! (the grain activator when the application hosts kinds, see
+//! `crate::grain`; refused politely otherwise). Everything else is a dead letter: a
 //! requester gets `DeadLetterResponse` so Go futures fail fast instead of
 //! timing out, and a `DeadLetterResponse` is never answered (no ping-pong).
 //!
@@ -58,7 +59,8 @@ pub(crate) enum Route<'a> {
     Gossip,
     /// [`EVENTSTREAM_ID`]: published to eventstream subscribers.
     EventStream,
-    /// [`PARTITION_ACTIVATOR_ID`]: activations are refused.
+    /// [`PARTITION_ACTIVATOR_ID`] with no activator hosted: activations
+    /// are refused.
     PartitionActivator,
     /// `future$N`: the answer to one of our requests.
     Future(&'a str),
@@ -222,10 +224,16 @@ impl Router {
         }
     }
 
-    /// The one mapping from a target id to where its messages go.
+    /// The one mapping from a target id to where its messages go. The
+    /// `partition-activator` id goes to the actor hosted there (the grain
+    /// activator) when there is one.
     pub(crate) fn resolve<'a>(&self, id: &'a str) -> Route<'a> {
         match Self::builtin(id) {
             Route::Unknown => self.host.get(id).map_or(Route::Unknown, Route::Actor),
+            Route::PartitionActivator => self
+                .host
+                .get(id)
+                .map_or(Route::PartitionActivator, Route::Actor),
             route => route,
         }
     }

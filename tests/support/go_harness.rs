@@ -168,9 +168,19 @@ impl GoNode {
     /// Starts the harness inside network namespace `netns` (with `ip netns
     /// exec`, so the child is the harness itself) or, for `None`, here.
     pub async fn start_in(netns: Option<&str>, args: &[String]) -> GoNode {
+        GoNode::start_program(harness_binary, netns, args).await
+    }
+
+    /// Starts another program with the harness's READY line and HTTP API
+    /// (`cmd/grainhost`); `binary` builds it (run off the async workers).
+    pub async fn start_program(
+        binary: fn() -> PathBuf,
+        netns: Option<&str>,
+        args: &[String],
+    ) -> GoNode {
         // The first call runs `go build`: off the async workers, so the
         // nodes already running in this runtime are not starved meanwhile.
-        let harness = tokio::task::spawn_blocking(harness_binary)
+        let harness = tokio::task::spawn_blocking(binary)
             .await
             .expect("building the Go harness");
         let mut command = match netns {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
 )
 
 // Provider names accepted by -provider.
@@ -38,6 +40,9 @@ type Config struct {
 	GossipInterval      time.Duration
 	WatchKeys           []string
 	Kinds               []string
+	// KindProps, when set, gives the grain actor of a kind (cmd/grainhost);
+	// nil keeps the default, a grain that ignores every message.
+	KindProps func(kind string) *actor.Props
 }
 
 // ConfigError is a bad flag value.

@@ -106,7 +106,11 @@ func StartNode(cfg Config, logOut io.Writer) (*Node, error) {
 	for _, k := range cfg.Kinds {
 		// Extra kinds only make the member advertise them; the grain ignores
 		// every message (no test needs activations yet).
-		kinds = append(kinds, cluster.NewKind(k, actor.PropsFromFunc(func(actor.Context) {})))
+		props := actor.PropsFromFunc(func(actor.Context) {})
+		if cfg.KindProps != nil {
+			props = cfg.KindProps(k)
+		}
+		kinds = append(kinds, cluster.NewKind(k, props))
 	}
 	clusterConfig := cluster.Configure(cfg.Cluster, provider, disthash.New(),
 		remote.Configure(cfg.Host, cfg.Port),
@@ -184,6 +188,10 @@ func (n *Node) newAutomanaged(logOut io.Writer) (*automanaged.AutoManagedProvide
 	})
 	return automanaged.NewWithTesting(n.cfg.AutomanagedRefresh, amPort, e, hosts...), nil
 }
+
+// Cluster is the member's protoactor-go cluster (cmd/grainhost calls grains
+// through it).
+func (n *Node) Cluster() *cluster.Cluster { return n.cluster }
 
 // Ready returns the READY line payload for an HTTP API listening on httpAddr.
 func (n *Node) Ready(httpAddr string) ReadyInfo {
