@@ -3,7 +3,7 @@
 //! costs (issue 14, item 4): CPU per member per round and memory per member
 //! against the raw gossip bytes a member holds.
 //!
-//! CI runs 300 members (≈ 70 s of CPU on its 2 cores); 1 000 members cost
+//! CI runs 300 members (≈ 50 s of CPU, one thread); 1 000 members cost
 //! far more than CI's time (docs/performance.md has the figures):
 //! `PROTOGOSSIP_SIM_N=1000 cargo test --all-features --test sim_topology_full
 //! -- --nocapture`. At N = 1 000 one owner's first topology value is
