@@ -25,9 +25,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
 
     // Maps as BTreeMap: our own encoding is then deterministic.
+    // `google.protobuf.Any` is our own type with reference-counted value
+    // bytes (src/wire/any.rs): same wire bytes, shared instead of copied.
     let mut config = prost_build::Config::new();
     config
         .btree_map(["."])
+        .extern_path(".google.protobuf.Any", "crate::wire::Any")
         .enable_type_names()
         .type_name_domain(["."], TYPE_DOMAIN)
         .out_dir(&out);

@@ -14,10 +14,10 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use prost_types::Any;
 use protogossip::gossip::{
     GossipConfig, GossipCore, GossipState, MemberId, UnixMillis, Watermarks, build_delta,
 };
+use protogossip::wire::Any;
 use protogossip::wire::WireProfile;
 use protogossip::wire::proto::cluster;
 use rand_core::SeedableRng;
@@ -28,7 +28,7 @@ const KEYS: [&str; 3] = ["heartbeat", "topology", "app"];
 fn value(i: usize) -> Any {
     Any {
         type_url: "type.googleapis.com/cluster.MemberHeartbeat".into(),
-        value: vec![0x0a, 0x02, 0x08, (i % 128) as u8],
+        value: vec![0x0a, 0x02, 0x08, (i % 128) as u8].into(),
     }
 }
 

@@ -69,7 +69,7 @@ pub struct MergeUpdate {
     /// The accepted sequence number.
     pub seq_number: i64,
     /// The accepted value (type URL and bytes as Go holds them).
-    pub value: Option<prost_types::Any>,
+    pub value: Option<protogossip::wire::Any>,
 }
 
 #[derive(Deserialize)]
@@ -148,9 +148,9 @@ fn load(path: &Path) -> Result<MergeCase, String> {
                     .value
                     .as_ref()
                     .map(|a| {
-                        Ok::<_, String>(prost_types::Any {
+                        Ok::<_, String>(protogossip::wire::Any {
                             type_url: a.type_url.clone(),
-                            value: hex::decode(&a.value).map_err(|e| e.to_string())?,
+                            value: hex::decode(&a.value).map_err(|e| e.to_string())?.into(),
                         })
                     })
                     .transpose()?,

@@ -39,7 +39,7 @@ mod subscription;
 
 use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
-use prost_types::Any;
+use crate::wire::Any;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 

@@ -8,6 +8,8 @@
 //! clock, so timing-dependent behaviour is tested without sleeping, and a
 //! run is reproducible from its seed. A run that panics prints its seed;
 //! set `PROTOGOSSIP_SIM_SEED` to replay it.
+//! Equal gossip values are held once for all members (see `shared_values`),
+//! so a simulation of many members fits where their separate copies would not.
 //!
 //! A scenario reads like a script:
 //!
@@ -24,16 +26,19 @@
 //! ```
 
 mod network;
+mod shared_values;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::time::Duration;
 
 use prost::Message;
+use prost::bytes::Bytes;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 
 pub use network::NetworkConfig;
+use shared_values::SharedValues;
 
 use crate::gossip::{
     GossipConfig, GossipCore, GossipOutcome, MemberId, RequestToken, TimedEvent, UnixMillis,
@@ -135,12 +140,12 @@ enum Item {
         from: usize,
         to: usize,
         token: RequestToken,
-        bytes: Vec<u8>,
+        bytes: Bytes,
     },
     Response {
         to: usize,
         token: RequestToken,
-        bytes: Vec<u8>,
+        bytes: Bytes,
     },
     Timeout {
         node: usize,
@@ -198,6 +203,7 @@ pub struct Simulation {
     groups: Option<Vec<u32>>,
     cut: BTreeSet<(usize, usize)>,
     stats: SimStats,
+    shared: SharedValues,
 }
 
 impl Drop for Simulation {
@@ -252,6 +258,7 @@ impl Simulation {
             groups: None,
             cut: BTreeSet::new(),
             stats: SimStats::default(),
+            shared: SharedValues::default(),
         }
     }
 
@@ -299,6 +306,13 @@ impl Simulation {
         self.stats
     }
 
+    /// The total length of the gossip values the members hold, each counted
+    /// once: members share one allocation per (owner, key, sequence number)
+    /// (see `sim/shared_values.rs`).
+    pub fn shared_value_bytes(&mut self) -> usize {
+        self.shared.held_bytes()
+    }
+
     /// Member `i`'s id.
     pub fn id(&self, i: usize) -> &MemberId {
         &self.nodes[i].id
@@ -339,7 +353,7 @@ impl Simulation {
     }
 
     /// Member `i` sets a gossip value.
-    pub fn set_state(&mut self, i: usize, key: &str, value: prost_types::Any) {
+    pub fn set_state(&mut self, i: usize, key: &str, value: crate::wire::Any) {
         let out = self.nodes[i].core.set_state(key, value, self.now);
         self.handle(i, out);
     }
@@ -452,14 +466,16 @@ impl Simulation {
                     self.stats.dropped += 1;
                     return;
                 }
-                let request =
-                    GossipRequest::decode(bytes.as_slice()).expect("sim: request decodes");
+                let mut request = GossipRequest::decode(bytes).expect("sim: request decodes");
+                if let Some(state) = request.state.as_mut() {
+                    self.shared.share(state);
+                }
                 let from_address = self.nodes[from].address.clone();
                 let r = self.nodes[to]
                     .core
                     .on_gossip_request(&from_address, request, now);
                 self.handle(to, r.outcome);
-                let bytes = r.response.encode_to_vec();
+                let bytes = Bytes::from(r.response.encode_to_vec());
                 self.transmit(to, from, bytes.len());
                 if self.network_drops(to, from) {
                     return;
@@ -478,8 +494,10 @@ impl Simulation {
                 if !self.nodes[to].alive || !self.nodes[to].outstanding.remove(&token) {
                     return;
                 }
-                let response =
-                    GossipResponse::decode(bytes.as_slice()).expect("sim: response decodes");
+                let mut response = GossipResponse::decode(bytes).expect("sim: response decodes");
+                if let Some(state) = response.state.as_mut() {
+                    self.shared.share(state);
+                }
                 let out = self.nodes[to].core.on_gossip_response(token, response, now);
                 self.handle(to, out);
             }
@@ -532,7 +550,7 @@ impl Simulation {
                     token: req.token,
                 },
             );
-            let bytes = req.request.encode_to_vec();
+            let bytes = Bytes::from(req.request.encode_to_vec());
             self.transmit(i, to, bytes.len());
             if self.network_drops(i, to) {
                 continue;

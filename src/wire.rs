@@ -16,7 +16,7 @@ mod registry;
 mod topology_hash;
 mod topology_header;
 
-pub use any::{TYPE_URL_PREFIX, pack, type_url, unpack};
+pub use any::{Any, TYPE_URL_PREFIX, pack, type_url, unpack};
 pub use batch::{
     BatchBuilder, InboundEnvelope, Payload, SERIALIZER_JSON, SERIALIZER_PROTOBUF, decode_batch,
     decode_envelope, resolve_envelope,

@@ -9,9 +9,9 @@
 //! tick phases and the one-interval check granularity). For N = 1 000,
 //! f = 3: R = 10 at p = 0 and R = 10 at p = 0.1.
 
-use prost_types::Any;
 use protogossip::gossip::{GossipConfig, TopologyDetail};
 use protogossip::sim::{NetworkConfig, SimConfig, Simulation};
+use protogossip::wire::Any;
 use protogossip::wire::WireProfile;
 
 /// The round bound of the docs.
@@ -44,7 +44,7 @@ fn rumour_rounds(loss: f64, seed: u64) -> (u32, u32) {
     sim.run_for(interval * 2);
     let rumour = Any {
         type_url: "type.googleapis.com/test.Rumour".into(),
-        value: b"hello".to_vec(),
+        value: b"hello".to_vec().into(),
     };
     sim.set_state(0, "rumour", rumour);
     let source = sim.id(0).clone();

@@ -179,7 +179,7 @@ fn check_anys(msg: &WireMessage, counts: &mut AnyCounts) -> Result<(), String> {
                 let default_entry = map
                     .items
                     .iter()
-                    .any(|(k, v)| k.is_empty() || *v == prost_types::Any::default());
+                    .any(|(k, v)| k.is_empty() || *v == protogossip::wire::Any::default());
                 (wire::pack(&map), default_entry)
             }
             "cluster.Member" => (wire::pack(&unpack::<Member>(a)?), false),
@@ -214,21 +214,21 @@ fn check_anys(msg: &WireMessage, counts: &mut AnyCounts) -> Result<(), String> {
     Ok(())
 }
 
-fn unpack<M: Message + prost::Name + Default>(a: &prost_types::Any) -> Result<M, String> {
+fn unpack<M: Message + prost::Name + Default>(a: &protogossip::wire::Any) -> Result<M, String> {
     wire::unpack::<M>(a).map_err(|e| format!("unpack {}: {e}", a.type_url))
 }
 
-fn collect_state(s: &cluster::GossipState, out: &mut Vec<prost_types::Any>) {
+fn collect_state(s: &cluster::GossipState, out: &mut Vec<protogossip::wire::Any>) {
     for ms in s.members.values() {
         collect_member_state(ms, out);
     }
 }
 
-fn collect_member_state(ms: &cluster::GossipMemberState, out: &mut Vec<prost_types::Any>) {
+fn collect_member_state(ms: &cluster::GossipMemberState, out: &mut Vec<protogossip::wire::Any>) {
     out.extend(ms.values.values().filter_map(|kv| kv.value.clone()));
 }
 
-fn collect_anys(msg: &WireMessage, out: &mut Vec<prost_types::Any>) {
+fn collect_anys(msg: &WireMessage, out: &mut Vec<protogossip::wire::Any>) {
     match msg {
         WireMessage::Any(a) => out.push(a.clone()),
         WireMessage::GossipKeyValue(kv) => out.extend(kv.value.clone()),

@@ -161,7 +161,7 @@ fn heartbeat(h: &cluster::MemberHeartbeat) -> Value {
 /// An Any: URL, hex bytes, and the twin of the message its URL names
 /// (decoded through the registry by the name after the last '/', as Go's
 /// `UnmarshalNew` resolves it), or null when that fails.
-pub fn any(a: &prost_types::Any) -> Value {
+pub fn any(a: &protogossip::wire::Any) -> Value {
     let unpacked = WireMessage::decode(full_name_of(a), &a.value)
         .ok()
         .and_then(|m| message(&m))

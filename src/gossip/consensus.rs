@@ -316,8 +316,8 @@ impl ConsensusChecks {
 mod tests {
     use super::*;
     use crate::gossip::UnixMillis;
+    use crate::wire::Any;
     use crate::wire::WireProfile;
-    use prost_types::Any;
 
     fn check() -> ConsensusCheck {
         ConsensusCheck::new(
@@ -325,7 +325,7 @@ mod tests {
             &["k"],
             Box::new(|o: &OwnerState| {
                 o.get("k")
-                    .map(|e| ConsensusValue::Bytes(e.value.value.clone()))
+                    .map(|e| ConsensusValue::Bytes(e.value.value.to_vec()))
             }),
         )
     }
@@ -333,7 +333,7 @@ mod tests {
     fn set(s: &mut GossipState, o: &str, v: u8, seq: i64) {
         let any = Any {
             type_url: "x".into(),
-            value: alloc::vec![v],
+            value: alloc::vec![v].into(),
         };
         s.set(&o.into(), "k", any, seq, UnixMillis(0));
     }

@@ -5,7 +5,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use prost_types::Any;
+use crate::wire::Any;
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 
@@ -42,7 +42,7 @@ fn rng() -> XorShiftRng {
 fn value(v: &str) -> Any {
     Any {
         type_url: "type.googleapis.com/test.V".into(),
-        value: v.as_bytes().to_vec(),
+        value: v.as_bytes().to_vec().into(),
     }
 }
 

@@ -258,9 +258,9 @@ fn is_suspicious(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Any;
     use crate::wire::proto::cluster::Member;
     use crate::wire::{HEARTBEAT_KEY, LEFT_KEY, WireProfile};
-    use prost_types::Any;
 
     fn beat(state: &mut GossipState, owner: &str, seq: i64, at: u64) {
         state.set(

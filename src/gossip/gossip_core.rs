@@ -17,7 +17,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use prost_types::Any;
+use crate::wire::Any;
 use rand_core::Rng;
 
 use super::config::{ConfigError, GossipConfig, TopologyDetail};

@@ -17,7 +17,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Bound;
 
-use prost_types::Any;
+use crate::wire::Any;
 
 use super::types::{MemberId, UnixMillis};
 use crate::wire::proto::cluster;
@@ -426,7 +426,7 @@ mod tests {
     fn any(v: &str) -> Any {
         Any {
             type_url: "type.googleapis.com/test.V".into(),
-            value: v.as_bytes().to_vec(),
+            value: v.as_bytes().to_vec().into(),
         }
     }
 
@@ -618,7 +618,7 @@ mod tests {
                     let lb = b.members.get(o).and_then(|m| m.values.get(k)).map(|v| v.sequence_number);
                     prop_assert_eq!(Some(v.sequence_number), la.max(lb));
                     let expected = format!("{o}/{k}/{}", v.sequence_number);
-                    prop_assert_eq!(v.value.as_ref().map(|a| a.value.clone()), Some(expected.into_bytes()));
+                    prop_assert_eq!(v.value.as_ref().map(|a| a.value.to_vec()), Some(expected.into_bytes()));
                 }
             }
         }

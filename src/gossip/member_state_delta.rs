@@ -228,16 +228,16 @@ fn add_owner(delta: &mut MemberStateDelta, id: &MemberId, o: &OwnerState, waterm
 mod tests {
     use super::*;
     use crate::gossip::UnixMillis;
+    use crate::wire::Any;
     use crate::wire::WireProfile;
     use alloc::format;
-    use prost_types::Any;
     use rand_core::SeedableRng;
     use rand_xorshift::XorShiftRng;
 
     fn any() -> Any {
         Any {
             type_url: "t/x".into(),
-            value: alloc::vec![1],
+            value: alloc::vec![1].into(),
         }
     }
 

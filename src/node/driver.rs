@@ -14,8 +14,8 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use crate::wire::Any;
 use prost::Message;
-use prost_types::Any;
 use rand_xorshift::XorShiftRng;
 use tokio::{
     sync::{broadcast, mpsc, oneshot, watch},

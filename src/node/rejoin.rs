@@ -305,7 +305,7 @@ mod tests {
     }
 
     mod counting {
-        use prost_types::Any;
+        use crate::wire::Any;
         use rand_core::SeedableRng;
 
         use super::super::{ListsUs, exclusion};

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use prost_types::Any;
+use crate::wire::Any;
 use tokio::sync::{broadcast, watch};
 
 use super::{

@@ -63,7 +63,7 @@ pub(super) fn state_view(core: &GossipCore) -> StateView {
 
 #[cfg(test)]
 mod tests {
-    use prost_types::Any;
+    use crate::wire::Any;
 
     use super::*;
     use crate::{gossip::UnixMillis, wire::pack};
@@ -90,7 +90,7 @@ mod tests {
         // A peer's StringValue that is not valid protobuf: shown, not refused.
         let bad = Any {
             type_url: "type.googleapis.com/google.protobuf.StringValue".into(),
-            value: vec![0x0a, 0x05, b'h'],
+            value: vec![0x0a, 0x05, b'h'].into(),
         };
         let v = StateValueView::of(&entry(bad));
         assert_eq!((v.value, v.value_hex.as_deref()), (None, Some("0a0568")));

@@ -5,13 +5,72 @@
 //! URL that ends in `/<full name>` (or equals the full name). We write exactly
 //! what Go writes and accept exactly what Go accepts, so a value survives a
 //! round trip through any mix of Go and Rust nodes.
+//!
+//! [`Any`] is our own `google.protobuf.Any` (the generated messages use it in
+//! place of `prost_types::Any`, see `build.rs`): the same two fields and the
+//! same bytes on the wire, but the value is reference-counted
+//! ([`Bytes`]). A gossip value is written once by its owner and then copied
+//! into every delta, every full state and every member's state; with `Bytes`
+//! those copies share one allocation (a clone is a reference-count
+//! increment), so a member relaying a 40 KB topology value to three peers
+//! does not copy it three times, and a simulation of many members holding
+//! the same values holds each value once.
 
-use alloc::{format, string::String};
+use alloc::{format, string::String, vec::Vec};
 
+use prost::bytes::Bytes;
 use prost::{Message, Name};
-use prost_types::Any;
 
 use super::DecodeError;
+
+/// `google.protobuf.Any` with reference-counted value bytes.
+///
+/// Encodes and decodes exactly like `prost_types::Any` (field 1 `type_url`,
+/// field 2 `value`); converts to and from it with `From`.
+#[derive(Clone, PartialEq, Eq, Hash, Message)]
+pub struct Any {
+    /// Names the packed message's type, e.g.
+    /// `type.googleapis.com/cluster.ClusterTopology`.
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    /// The packed message's bytes.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: Bytes,
+}
+
+impl Any {
+    /// An `Any` holding `value` under `type_url`.
+    pub fn new(type_url: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        Self {
+            type_url: type_url.into(),
+            value: value.into(),
+        }
+    }
+}
+
+impl Name for Any {
+    const NAME: &'static str = "Any";
+    const PACKAGE: &'static str = "google.protobuf";
+
+    fn type_url() -> String {
+        type_url::<Self>()
+    }
+}
+
+impl From<prost_types::Any> for Any {
+    fn from(a: prost_types::Any) -> Self {
+        Self::new(a.type_url, a.value)
+    }
+}
+
+impl From<Any> for prost_types::Any {
+    fn from(a: Any) -> Self {
+        Self {
+            type_url: a.type_url,
+            value: Vec::from(a.value),
+        }
+    }
+}
 
 /// The prefix protoactor-go puts in front of a full name in `Any.type_url`.
 pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
@@ -26,7 +85,7 @@ pub fn type_url<M: Name>() -> String {
 pub fn pack<M: Message + Name>(message: &M) -> Any {
     Any {
         type_url: type_url::<M>(),
-        value: message.encode_to_vec(),
+        value: message.encode_to_vec().into(),
     }
 }
 
@@ -57,7 +116,7 @@ pub fn unpack<M: Message + Name + Default>(any: &Any) -> Result<M, DecodeError> 
             found: any.type_url.clone(),
         });
     }
-    M::decode(any.value.as_slice()).map_err(|e| DecodeError::protobuf(&full_name, e))
+    M::decode(any.value.as_ref()).map_err(|e| DecodeError::protobuf(&full_name, e))
 }
 
 #[cfg(test)]
@@ -73,7 +132,7 @@ mod tests {
         };
         let any = pack(&hb);
         assert_eq!(any.type_url, "type.googleapis.com/cluster.MemberHeartbeat");
-        assert_eq!(any.value, [0x0a, 0x00]);
+        assert_eq!(any.value, [0x0a, 0x00][..]);
     }
 
     #[test]

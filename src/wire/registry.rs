@@ -150,7 +150,7 @@ registry! {
     PublishResponse(cluster::PublishResponse) = "cluster.PublishResponse";
 
     Empty(Empty) = "google.protobuf.Empty";
-    Any(prost_types::Any) = "google.protobuf.Any";
+    Any(crate::wire::Any) = "google.protobuf.Any";
     Duration(prost_types::Duration) = "google.protobuf.Duration";
 }
 

@@ -9,8 +9,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::wire::Any;
 use prost::Message;
-use prost_types::Any;
 
 use super::any::type_url_matches;
 
@@ -33,7 +33,7 @@ impl TopologyHeader {
         if !type_url_matches(&any.type_url, "cluster.ClusterTopology") {
             return None;
         }
-        Self::decode(any.value.as_slice()).ok()
+        Self::decode(any.value.as_ref()).ok()
     }
 }
 
@@ -71,7 +71,7 @@ mod tests {
         );
         let bad = Any {
             type_url: "type.googleapis.com/cluster.ClusterTopology".into(),
-            value: alloc::vec![0x0a],
+            value: alloc::vec![0x0a].into(),
         };
         assert_eq!(TopologyHeader::from_any(&bad), None);
     }
