@@ -303,6 +303,9 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
         }
-        assert_eq!(text.matches("# TYPE protogossip_part_calls_total ").count(), 1);
+        assert_eq!(
+            text.matches("# TYPE protogossip_part_calls_total ").count(),
+            1
+        );
     }
 }
