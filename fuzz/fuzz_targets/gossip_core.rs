@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
-use prost_types::Any;
+use protogossip::wire::Any;
 use protogossip::{
     gossip::{
         ClusterEvent, GossipConfig, GossipCore, GossipOutcome, RequestToken, Suspicion,
@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
                 let n = usize::from(self.byte()?);
                 Any {
                     type_url: url,
-                    value: self.bytes(n)?.to_vec(),
+                    value: self.bytes(n)?.to_vec().into(),
                 }
             }
             _ => Any::default(),

@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use prost::{Message, Name};
-use prost_types::Any;
+use protogossip::wire::Any;
 use protogossip::wire::{
     DecodeError, Empty, TopologyHeader,
     any::full_name_of,
@@ -81,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
     ] {
         check_all(&Any {
             type_url: url,
-            value: data.to_vec(),
+            value: data.to_vec().into(),
         });
     }
 });
