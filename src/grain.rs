@@ -35,7 +35,7 @@ mod metrics;
 mod pid_cache;
 
 pub use client::{GrainCallError, GrainCallOptions, GrainClient};
-pub use host::{GrainHost, GrainHostHandle, KindOptions};
+pub use host::{DEFAULT_GRAIN_IDLE_TIMEOUT, GrainHost, GrainHostHandle, KindOptions};
 pub use kind::{Grain, GrainContext};
 pub use methods::{GrainError, GrainMethods, reason};
 pub use metrics::{

@@ -682,6 +682,38 @@ mod tests {
         }
     }
 
+    /// Virtual time: an actor with an idle timeout stops when no message
+    /// has reached it for that long, each message starting the wait again;
+    /// one without keeps running.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_actor_stops_after_its_idle_timeout() {
+        let h = Remote::start(RemoteConfig::default(), Handlers::new())
+            .await
+            .unwrap();
+        let idle = ActorOptions::default().with_idle_timeout(Duration::from_secs(60));
+        let quiet = || from_fn(|_ctx: ActorContext, _m: ActorMessage| async {});
+        let pid = h.spawn_with(Some("idle"), quiet(), idle).unwrap();
+        h.spawn_named("forever", quiet()).unwrap();
+        let ids = |h: &RemoteHandle| h.actor_ids();
+
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert_eq!(ids(&h), ["forever", "idle"]);
+        h.send(pid, Pid::default(), None).unwrap();
+        tokio::time::sleep(Duration::from_secs(59)).await;
+        assert_eq!(
+            ids(&h),
+            ["forever", "idle"],
+            "the message restarts the wait"
+        );
+        assert_eq!(h.metrics().actor_idle_stops, 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(ids(&h), ["forever"]);
+        assert_eq!(h.metrics().actor_idle_stops, 1);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(ids(&h), ["forever"]);
+        h.shutdown(false).await;
+    }
+
     /// Virtual time: a 30 s request timeout elapses without waiting 30 s,
     /// and the answer that comes later is counted as late, not delivered.
     #[tokio::test(start_paused = true)]

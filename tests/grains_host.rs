@@ -17,7 +17,10 @@ use net::free_port;
 use prost::Message as _;
 use protogossip::{
     gossip::GossipConfig,
-    grain::{Grain, GrainContext, GrainError, GrainHost, GrainHostHandle, GrainMethods, reason},
+    grain::{
+        Grain, GrainContext, GrainError, GrainHost, GrainHostHandle, GrainMethods, KindOptions,
+        reason,
+    },
     node::{NodeConfig, NodeHandle},
     placement::Rendezvous,
     provider::automanaged::AutomanagedConfig,
@@ -355,4 +358,57 @@ async fn activations_move_when_the_topology_places_them_elsewhere() {
     c.shutdown(true).await;
     b.shutdown(true).await.unwrap();
     a.shutdown(true).await.unwrap();
+}
+
+/// Passivation, as Go's generated kinds do it: an activation that gets no
+/// message for its kind's idle timeout stops, its `ActivationTerminated` is
+/// broadcast, and the next `ActivationRequest` activates the identity
+/// afresh. (The timer itself is tested on virtual time in `remote`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_activation_is_passivated_and_activated_afresh() {
+    let health = free_port();
+    let idle = Duration::from_millis(300);
+    let (node, grains) = GrainHost::new()
+        .kind_with(
+            KIND,
+            KindOptions::default().with_idle_timeout(idle),
+            |_ci: &ClusterIdentity| Hello,
+        )
+        .start(node_config(
+            "grains-idle",
+            health,
+            &[format!("127.0.0.1:{health}")],
+        ))
+        .await
+        .unwrap();
+    let mut eventstream = node.remote().subscribe_eventstream();
+    let c = caller().await;
+    let first = activate(&c, node.address(), Some(identity(KIND, "carol")))
+        .await
+        .pid
+        .unwrap();
+    let passivated = Instant::now();
+    let terminated = loop {
+        let left = (passivated + WAIT).saturating_duration_since(Instant::now());
+        let m = tokio::time::timeout(left, eventstream.recv())
+            .await
+            .expect("no ActivationTerminated after the idle timeout")
+            .unwrap();
+        if let WireMessage::ActivationTerminated(t) = m.message {
+            break t;
+        }
+    };
+    assert_eq!(terminated.pid, Some(first.clone()));
+    wait_until("carol forgotten", || grains.activations().is_empty()).await;
+    assert_eq!(node.remote().metrics().actor_idle_stops, 1);
+
+    let fresh = activate(&c, node.address(), Some(identity(KIND, "carol")))
+        .await
+        .pid
+        .unwrap();
+    assert_ne!(fresh, first);
+    assert_eq!(grains.metrics().activations_started, 2);
+
+    c.shutdown(true).await;
+    node.shutdown(true).await.unwrap();
 }

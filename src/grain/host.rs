@@ -18,6 +18,7 @@ use std::{
     collections::BTreeMap,
     fmt,
     sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use tokio::sync::watch;
@@ -43,18 +44,35 @@ use crate::{
 
 /// How the activations of one kind are hosted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KindOptions {
     /// Each activation's mailbox capacity (see `remote::ActorOptions`).
     pub mailbox_capacity: usize,
+    /// Passivation: an activation that gets no message for this long
+    /// stops (its `ActivationTerminated` is broadcast; the next call
+    /// activates the identity afresh). 60 s by default, as the kinds
+    /// protoc-gen-go-grain generates (`Get<Service>Kind`) set their
+    /// `ReceiveTimeout`; `None` keeps activations until they stop
+    /// themselves or move, as a plain Go `cluster.NewKind` does.
+    pub idle_timeout: Option<Duration>,
 }
+
+/// [`KindOptions::idle_timeout`]'s default, Go's generated kinds' timeout.
+pub const DEFAULT_GRAIN_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Default for KindOptions {
     fn default() -> Self {
         Self {
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            idle_timeout: Some(DEFAULT_GRAIN_IDLE_TIMEOUT),
         }
     }
 }
+
+with_fields!(KindOptions {
+    with_mailbox_capacity => mailbox_capacity: usize,
+    with_idle_timeout => idle_timeout: into Option<Duration>,
+});
 
 /// A registered kind, as the activator uses it.
 pub(crate) trait HostedKind: Send + Sync {
@@ -95,9 +113,9 @@ where
         remote.spawn_with(
             Some(name),
             actor,
-            ActorOptions {
-                mailbox_capacity: self.options.mailbox_capacity,
-            },
+            ActorOptions::default()
+                .with_mailbox_capacity(self.options.mailbox_capacity)
+                .with_idle_timeout(self.options.idle_timeout),
         )
     }
 }

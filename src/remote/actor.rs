@@ -52,18 +52,25 @@ pub struct ActorOptions {
     /// How many messages may wait in its mailbox; more are dropped
     /// (counted in `actor_mailbox_full`). At least 1.
     pub mailbox_capacity: usize,
+    /// Stops the actor when no message has reached it for this long
+    /// (passivation, as protoactor-go's generated grains do on their
+    /// `ReceiveTimeout`); counted in `actor_idle_stops`. `None` (the
+    /// default): never.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ActorOptions {
     fn default() -> Self {
         Self {
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            idle_timeout: None,
         }
     }
 }
 
 with_fields!(ActorOptions {
     with_mailbox_capacity => mailbox_capacity: usize,
+    with_idle_timeout => idle_timeout: into Option<Duration>,
 });
 
 /// A hosted actor: handles one message at a time, in mailbox order.

@@ -142,6 +142,9 @@ metrics! {
     actor_mailbox_full,
     /// Hosted actor handlers that panicked (the actor is stopped).
     actor_panics,
+    /// Hosted actors stopped because no message reached them within their
+    /// idle timeout (passivated grains).
+    actor_idle_stops,
     /// `actor.Terminated{Stopped}` sent to watchers of our actors when one stops (a watch on an id we do not host is answered `NotFound` and counted as a dead letter).
     actor_terminated_sent,
     /// `Terminated{AddressTerminated}` told to our actors watching a lost address.

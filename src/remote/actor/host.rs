@@ -227,8 +227,13 @@ impl Host {
         RemoteMetrics::inc(&self.metrics.actors_started);
         debug!(pid = ?cell.pid, "actor started");
         let pid = cell.pid.clone();
-        self.tasks
-            .spawn(run(Arc::clone(self), cell, actor, mailbox_rx, system_rx));
+        self.tasks.spawn(run(
+            Arc::clone(self),
+            cell,
+            actor,
+            (mailbox_rx, system_rx),
+            options.idle_timeout,
+        ));
         Ok(pid)
     }
 
@@ -575,14 +580,26 @@ impl EventListener for Host {
     }
 }
 
+/// Waits `idle` (forever for `None`).
+async fn idle_for(idle: Option<std::time::Duration>) {
+    match idle {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The actor's task: one message at a time, `Terminated` notifications
-/// first, until it is stopped.
+/// first, until it is stopped or, with an idle timeout, no message came
+/// within it.
 async fn run<A: Actor>(
     host: Arc<Host>,
     cell: Arc<Cell>,
     mut actor: A,
-    mut mailbox: mpsc::Receiver<Envelope>,
-    mut system: mpsc::UnboundedReceiver<Terminated>,
+    (mut mailbox, mut system): (
+        mpsc::Receiver<Envelope>,
+        mpsc::UnboundedReceiver<Terminated>,
+    ),
+    idle: Option<std::time::Duration>,
 ) {
     loop {
         let envelope = tokio::select! {
@@ -597,6 +614,11 @@ async fn run<A: Actor>(
                 Some(e) => e,
                 None => break,
             },
+            () = idle_for(idle) => {
+                RemoteMetrics::inc(&host.metrics.actor_idle_stops);
+                tracing::debug!(pid = ?cell.pid, ?idle, "actor idle for its timeout; stopping it");
+                break;
+            }
         };
         if matches!(envelope.message.as_wire(), Some(WireMessage::PoisonPill(_))) {
             host.stop(&cell.pid.id);
