@@ -41,6 +41,13 @@ func run(args []string, readyOut *os.File) int {
 		return 2
 	}
 
+	if cfg.Provider == harness.ProviderK8s {
+		if err := harness.EnterPod(cfg, args); err != nil {
+			fmt.Fprintln(os.Stderr, "harness:", err)
+			return 1
+		}
+	}
+
 	// Bind the API before starting the member so a bad -http fails fast.
 	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.HTTPPort)))
 	if err != nil {
