@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use go_harness::GoNode;
 use kube_api::{KubeApi, NAMESPACE};
-use mixed::{Views, blocked, expected_hash, members, node_config, topology_hash, wait_views};
+use mixed::{blocked, expected_hash, members, node_config, topology_hash, wait_go_and_rust};
 use protogossip::{
     node::NodeHandle,
     provider::{
@@ -50,34 +50,6 @@ fn k8s_config(api: &KubeApi, pod: &str) -> K8sConfig {
         .with_kubeconfig(Some(api.kubeconfig.clone()))
         .with_namespace(Some(NAMESPACE.to_owned()))
         .with_pod_name(Some(pod.to_owned()))
-}
-
-async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Views {
-    let mut out = Vec::new();
-    for g in go {
-        out.push((format!("go {}", g.id), true, g.view().await));
-    }
-    for r in rust {
-        let v = r
-            .status()
-            .await
-            .map(|s| serde_json::to_value(s).unwrap())
-            .map_err(|e| e.to_string());
-        out.push((format!("rust {}", r.id()), false, v));
-    }
-    out
-}
-
-#[track_caller]
-fn wait_all(
-    what: &str,
-    go: &[GoNode],
-    rust: &[NodeHandle],
-    deadline: Duration,
-    ok: impl Fn(bool, &Value) -> bool,
-) -> impl Future<Output = ()> {
-    let tails = || go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
-    wait_views(what, deadline, || views(go, rust), tails, ok)
 }
 
 /// A Go harness member in pod `pod` (which must exist); returns it and the
@@ -164,7 +136,7 @@ async fn mixed_go_and_rust_members_through_a_real_api_server() {
     let mut go_ids = vec![g0_id, g1_id];
     let all = sorted(go_ids.clone());
     let t = Instant::now();
-    wait_all(
+    wait_go_and_rust(
         "a Go cluster of two through the API server",
         &go,
         &[],
@@ -201,7 +173,7 @@ async fn mixed_go_and_rust_members_through_a_real_api_server() {
                 .cloned()
                 .chain(rust.iter().map(|r| r.id().to_owned())),
         );
-        wait_all(
+        wait_go_and_rust(
             &format!("{pod} joins the Go cluster"),
             &go,
             &rust,
@@ -223,7 +195,7 @@ async fn mixed_go_and_rust_members_through_a_real_api_server() {
             .cloned()
             .chain(rust.iter().map(|r| r.id().to_owned())),
     );
-    wait_all(
+    wait_go_and_rust(
         "still one cluster of four, nobody blocked",
         &go,
         &rust,
@@ -245,7 +217,7 @@ async fn mixed_go_and_rust_members_through_a_real_api_server() {
     let gone = |id: String| {
         move |g: bool, v: &Value| !members(g, v).contains(&id) && blocked(g, v).contains(&id)
     };
-    wait_all(
+    wait_go_and_rust(
         "the member of the deleted pod removed and blocked",
         &go,
         &rust,
@@ -273,7 +245,7 @@ async fn mixed_go_and_rust_members_through_a_real_api_server() {
     )
     .await;
     assert_eq!(api.labels("rust-1").await["app"], "mixed");
-    wait_all(
+    wait_go_and_rust(
         "a Rust member's graceful leave",
         &go,
         &rust,
@@ -296,7 +268,7 @@ async fn mixed_go_and_rust_members_through_a_real_api_server() {
         no_cluster_labels,
     )
     .await;
-    wait_all(
+    wait_go_and_rust(
         "a Go member's graceful leave",
         &go,
         &rust,
