@@ -19,7 +19,8 @@ step() { printf '\n=== %s\n' "$*"; }
 # the etcd provider's tests; ip, tc and curl for the partition scenario;
 # promtool (Debian's `prometheus`, without the recommended node exporter) to
 # lint a running node's /metrics; `script` (bsdutils) for a terminal in the
-# log colour test. Installed from Debian when missing.
+# log colour test; openssl for the test API server's service-account key
+# (scripts/kube-apiserver.sh). Installed from Debian when missing.
 need=()
 command -v protoc >/dev/null || need+=(protobuf-compiler)
 command -v etcd >/dev/null || need+=(etcd-server)
@@ -27,6 +28,7 @@ command -v tc >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v script >/dev/null || need+=(bsdutils)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   step "installing ${need[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then
@@ -54,7 +56,7 @@ cargo clippy --all-targets --all-features -- -D warnings
 step "a library user compiles none of the CLI's dependencies"
 # `default-features = false, features = ["std"]` (and with etcd): no clap,
 # toml or tracing-subscriber among the normal dependencies.
-for features in std std,etcd; do
+for features in std std,etcd std,k8s; do
   cli_deps=$(cargo tree -e normal --no-default-features --features "$features" --prefix none \
     | grep -E '^(clap|toml|tracing-subscriber) ' | sort -u || true)
   if [ -n "$cli_deps" ]; then
@@ -76,6 +78,13 @@ else
   echo "      building the no_std library for the host instead"
   cargo build --no-default-features --lib
 fi
+
+step "kube-apiserver for the k8s provider's tests (built once from the Go module, then reused)"
+# tests/interop_k8s.rs starts real API servers with this script; building
+# here keeps the build out of the tests' deadlines and its time visible.
+kube_start=$SECONDS
+scripts/kube-apiserver.sh build >/dev/null
+echo "kube-apiserver ready in $((SECONDS - kube_start)) s"
 
 step "Rust tests (unit, golden vectors, simulations, interop)"
 # The Go/Rust partition scenario (tests/interop_partition.rs) needs network

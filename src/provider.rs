@@ -20,6 +20,8 @@
 pub mod automanaged;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "k8s")]
+pub mod k8s;
 pub mod static_list;
 
 use std::{
@@ -86,6 +88,9 @@ pub enum ProviderConfig {
     /// protoactor-go's etcd provider.
     #[cfg(feature = "etcd")]
     Etcd(etcd::EtcdConfig),
+    /// protoactor-go's Kubernetes provider (pod labels and a pod watch).
+    #[cfg(feature = "k8s")]
+    K8s(k8s::K8sConfig),
 }
 
 impl From<static_list::StaticConfig> for ProviderConfig {
@@ -107,9 +112,17 @@ impl From<etcd::EtcdConfig> for ProviderConfig {
     }
 }
 
+#[cfg(feature = "k8s")]
+impl From<k8s::K8sConfig> for ProviderConfig {
+    fn from(c: k8s::K8sConfig) -> Self {
+        Self::K8s(c)
+    }
+}
+
 impl ProviderConfig {
-    /// The member id this provider gives `me`. Automanaged and static use the
-    /// system id; etcd uses `<cluster>@<system id>`, as Go does.
+    /// The member id this provider gives `me`. Automanaged, static and k8s
+    /// use the system id (Go's k8s provider labels a random id instead: see
+    /// [`k8s`]); etcd uses `<cluster>@<system id>`, as Go does.
     pub fn member_id(&self, me: &SelfMember) -> String {
         match self {
             #[cfg(feature = "etcd")]
@@ -128,6 +141,8 @@ impl ProviderConfig {
             ProviderConfig::Automanaged(c) => c.validate(),
             #[cfg(feature = "etcd")]
             ProviderConfig::Etcd(c) => c.validate(),
+            #[cfg(feature = "k8s")]
+            ProviderConfig::K8s(c) => c.validate(),
         }
     }
 }
@@ -156,6 +171,16 @@ pub enum ProviderError {
         /// The client's error.
         source: etcd_client::Error,
     },
+    /// The Kubernetes API server could not be reached or refused an
+    /// operation.
+    #[cfg(feature = "k8s")]
+    #[error("kubernetes {operation} failed: {source}")]
+    K8s {
+        /// What we were doing.
+        operation: &'static str,
+        /// The client's error.
+        source: Box<kube::Error>,
+    },
 }
 
 /// How a provider's tasks are told to stop and how its owner learns that
@@ -178,6 +203,9 @@ struct ProviderMetrics {
     /// Times the provider lost its feed of changes (etcd: a cancelled,
     /// compacted or ended watch) and read the directory again.
     watch_recoveries: Arc<AtomicU64>,
+    /// Registrations skipped as malformed (k8s: a pod of the cluster with
+    /// no member id or a port label that is not a port).
+    malformed_members: Arc<AtomicU64>,
 }
 
 /// A provider's counters at one moment.
@@ -187,6 +215,9 @@ pub struct ProviderMetricsSnapshot {
     /// Times the provider lost its feed of changes (etcd: a cancelled,
     /// compacted or ended watch) and read the directory again.
     pub watch_recoveries: u64,
+    /// Registrations skipped as malformed (k8s: a pod of the cluster with
+    /// no member id or a port label that is not a port).
+    pub malformed_members: u64,
 }
 
 impl ProviderTasks {
@@ -257,6 +288,7 @@ impl ProviderHandle {
     pub fn metrics(&self) -> ProviderMetricsSnapshot {
         ProviderMetricsSnapshot {
             watch_recoveries: self.tasks.metrics.watch_recoveries.load(Ordering::Relaxed),
+            malformed_members: self.tasks.metrics.malformed_members.load(Ordering::Relaxed),
         }
     }
 
@@ -338,6 +370,8 @@ pub async fn serve(
 ) -> Result<ProviderHandle, ProviderError> {
     config.validate()?;
     let tasks = ProviderTasks::new();
+    #[cfg(feature = "k8s")]
+    let member_id = config.member_id(&me);
     let (mut static_feed, mut health_hints) = (None, None);
     let members = match (config, listener) {
         (ProviderConfig::Automanaged(c), Some(l)) => {
@@ -363,6 +397,8 @@ pub async fn serve(
         }
         #[cfg(feature = "etcd")]
         (ProviderConfig::Etcd(c), None) => etcd::serve(c, me, &tasks).await?,
+        #[cfg(feature = "k8s")]
+        (ProviderConfig::K8s(c), None) => k8s::serve(c, me, member_id, &tasks).await?,
     };
     Ok(ProviderHandle {
         members,

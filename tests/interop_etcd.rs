@@ -33,8 +33,8 @@ use tokio::{
 
 use go_harness::GoNode;
 use mixed::{
-    Views, block_reasons, blocked, converged, events_about, expected_hash, members, node_config,
-    wait_views,
+    block_reasons, blocked, converged, events_about, expected_hash, members, node_config,
+    wait_go_and_rust,
 };
 use protogossip::{
     gossip::{ClusterEvent, EventKind},
@@ -45,36 +45,6 @@ use serde_json::Value;
 
 const CLUSTER: &str = "mixedetcd";
 const HEARTBEAT_EXPIRATION: Duration = Duration::from_secs(4);
-
-async fn views(go: &[GoNode], rust: &[NodeHandle]) -> Views {
-    let mut out = Vec::new();
-    for g in go {
-        out.push((format!("go {}", g.id), true, g.view().await));
-    }
-    for r in rust {
-        let v = r
-            .status()
-            .await
-            .map(|s| serde_json::to_value(s).unwrap())
-            .map_err(|e| e.to_string());
-        out.push((format!("rust {}", r.id()), false, v));
-    }
-    out
-}
-
-/// Polls every node's view until `ok` holds on all of them (a timeout
-/// names the caller's line: see `wait_views`).
-#[track_caller]
-fn wait_all(
-    what: &str,
-    go: &[GoNode],
-    rust: &[NodeHandle],
-    deadline: Duration,
-    ok: impl Fn(bool, &Value) -> bool,
-) -> impl Future<Output = ()> {
-    let tails = || go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
-    wait_views(what, deadline, || views(go, rust), tails, ok)
-}
 
 /// `n` Go harness nodes on etcd at `endpoint`, one after the other, with
 /// their member ids (`<cluster>@<actor system id>`, checked).
@@ -136,7 +106,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
         v
     };
     let hash = expected_hash(&all);
-    wait_all(
+    wait_go_and_rust(
         "one cluster of four through etcd",
         &go,
         &rust,
@@ -147,7 +117,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     eprintln!("one cluster of four through etcd: {all:?}");
     // Our nodes found the Go members' heartbeats and topology hashes under
     // their bare ids.
-    wait_all(
+    wait_go_and_rust(
         "Go members Up on our nodes",
         &go,
         &rust,
@@ -178,7 +148,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     };
     let hash = expected_hash(&all);
     let joined_at = Instant::now();
-    wait_all(
+    wait_go_and_rust(
         "a late Rust node joins the cluster through etcd",
         &go,
         &rust,
@@ -189,7 +159,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     eprintln!("a late Rust node joined after {:?}", joined_at.elapsed());
     // A second after its last re-announcement (5 s), nothing changed.
     tokio::time::sleep(Duration::from_secs(6).saturating_sub(joined_at.elapsed())).await;
-    wait_all(
+    wait_go_and_rust(
         "still one cluster of five",
         &go,
         &rust,
@@ -209,7 +179,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let rust_leaver_id = rust_leaver.id().to_owned();
     let left_at = Instant::now();
     rust_leaver.shutdown(true).await.unwrap();
-    wait_all(
+    wait_go_and_rust(
         "the leaving Rust node dropped by Go",
         &go,
         &rust,
@@ -228,7 +198,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let leaver_id = go_member_ids.pop().unwrap();
     let left_at = Instant::now();
     leaver.shutdown(true).await;
-    wait_all(
+    wait_go_and_rust(
         "the leaving Go node blocked and dropped",
         &go,
         &rust,
@@ -253,7 +223,7 @@ async fn go_and_rust_members_form_one_cluster_through_etcd() {
     let victim_id = go_member_ids.pop().unwrap();
     let killed = Instant::now();
     victim.kill().await;
-    wait_all(
+    wait_go_and_rust(
         "the killed Go node blocked and dropped",
         &go,
         &rust,
@@ -333,7 +303,7 @@ async fn a_rust_member_cut_off_from_etcd_longer_than_its_lease_rejoins() {
     };
     let all = sorted_with(&old_id);
     let hash = expected_hash(&all);
-    wait_all(
+    wait_go_and_rust(
         "one cluster of three through etcd",
         &go,
         &rust,
@@ -344,7 +314,7 @@ async fn a_rust_member_cut_off_from_etcd_longer_than_its_lease_rejoins() {
 
     cut.send_replace(true);
     let cut_at = Instant::now();
-    wait_all(
+    wait_go_and_rust(
         "the Go members drop and block the cut-off member",
         &go,
         &[],
@@ -388,7 +358,7 @@ async fn a_rust_member_cut_off_from_etcd_longer_than_its_lease_rejoins() {
     let new_id = rust[0].id();
     let all = sorted_with(&new_id);
     let hash = expected_hash(&all);
-    wait_all(
+    wait_go_and_rust(
         "one cluster of three again, the old id blocked by Go",
         &go,
         &rust,

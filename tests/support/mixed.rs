@@ -489,3 +489,38 @@ pub fn dump_views(
 pub fn log_phase(test_start: Instant, phase: impl std::fmt::Display) {
     eprintln!("[{:>6.2}s] --- {phase}", test_start.elapsed().as_secs_f64());
 }
+
+/// The views of Go harness nodes `go` (`/view`) and in-process nodes
+/// `rust` (`status()`), named.
+pub async fn go_and_rust_views(
+    go: &[crate::go_harness::GoNode],
+    rust: &[protogossip::node::NodeHandle],
+) -> Views {
+    let mut out = Vec::new();
+    for g in go {
+        out.push((format!("go {}", g.id), true, g.view().await));
+    }
+    for r in rust {
+        let v = r
+            .status()
+            .await
+            .map(|s| serde_json::to_value(s).unwrap())
+            .map_err(|e| e.to_string());
+        out.push((format!("rust {}", r.id()), false, v));
+    }
+    out
+}
+
+/// `wait_views` over `go_and_rust_views(go, rust)`, with the Go nodes'
+/// stderr tails in a failure (a timeout names the caller's line).
+#[track_caller]
+pub fn wait_go_and_rust<'a>(
+    what: &'a str,
+    go: &'a [crate::go_harness::GoNode],
+    rust: &'a [protogossip::node::NodeHandle],
+    deadline: Duration,
+    ok: impl Fn(bool, &Value) -> bool + 'a,
+) -> impl Future<Output = ()> + 'a {
+    let tails = || go.iter().map(|g| (g.id.clone(), g.log_tail())).collect();
+    wait_views(what, deadline, || go_and_rust_views(go, rust), tails, ok)
+}

@@ -18,6 +18,7 @@ import (
 const (
 	ProviderAutomanaged = "automanaged"
 	ProviderEtcd        = "etcd"
+	ProviderK8s         = "k8s"
 )
 
 // Config is the harness node's configuration, one field per flag. Defaults
@@ -35,6 +36,9 @@ type Config struct {
 	AutomanagedRefresh  time.Duration
 	EtcdEndpoints       []string
 	EtcdBaseKey         string
+	K8sKubeconfig       string
+	K8sNamespace        string
+	K8sPodName          string
 	HTTPPort            int
 	HeartbeatExpiration time.Duration
 	GossipInterval      time.Duration
@@ -73,12 +77,15 @@ func ParseFlags(args []string, output io.Writer) (Config, error) {
 	fs.StringVar(&c.Host, "host", "127.0.0.1", "remoting host (also the host advertised to the provider)")
 	fs.BoolVar(&c.Netns, "netns", false, "the process runs in a private network namespace (partition tests): -host may be any address of it")
 	fs.IntVar(&c.Port, "port", 0, "remoting (gRPC) port; 0 picks a free one")
-	fs.StringVar(&c.Provider, "provider", ProviderAutomanaged, "cluster provider: automanaged|etcd")
+	fs.StringVar(&c.Provider, "provider", ProviderAutomanaged, "cluster provider: automanaged|etcd|k8s")
 	fs.IntVar(&c.AutomanagedPort, "automanaged-port", 6330, "automanaged /_health port (bound on -host); 0 picks a free one")
 	fs.StringVar(&amHosts, "automanaged-hosts", "", "comma list of host:port automanaged peers (default: this node only)")
 	fs.DurationVar(&c.AutomanagedRefresh, "automanaged-refresh", 2*time.Second, "automanaged poll interval")
 	fs.StringVar(&etcdEndpoints, "etcd-endpoints", "127.0.0.1:2379", "comma list of etcd endpoints")
 	fs.StringVar(&c.EtcdBaseKey, "etcd-base-key", "/protoactor", "etcd base key")
+	fs.StringVar(&c.K8sKubeconfig, "k8s-kubeconfig", "", "k8s: kubeconfig of the API server")
+	fs.StringVar(&c.K8sNamespace, "k8s-namespace", "", "k8s: this member's pod namespace")
+	fs.StringVar(&c.K8sPodName, "k8s-pod-name", "", "k8s: this member's pod name (the harness runs under unshare with it as host name)")
 	fs.IntVar(&c.HTTPPort, "http", 0, "harness HTTP API port on 127.0.0.1; 0 picks a free one")
 	fs.DurationVar(&c.HeartbeatExpiration, "heartbeat-expiration", 20*time.Second, "cluster.Config.HeartbeatExpiration")
 	fs.DurationVar(&c.GossipInterval, "gossip-interval", 300*time.Millisecond, "cluster.Config.GossipInterval")
@@ -104,8 +111,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.Cluster == "":
 		return &ConfigError{"cluster", "must not be empty"}
-	case c.Provider != ProviderAutomanaged && c.Provider != ProviderEtcd:
-		return &ConfigError{"provider", fmt.Sprintf("unknown provider %q (automanaged|etcd)", c.Provider)}
+	case c.Provider != ProviderAutomanaged && c.Provider != ProviderEtcd && c.Provider != ProviderK8s:
+		return &ConfigError{"provider", fmt.Sprintf("unknown provider %q (automanaged|etcd|k8s)", c.Provider)}
+	case c.Provider == ProviderK8s && (c.K8sKubeconfig == "" || c.K8sNamespace == "" || c.K8sPodName == ""):
+		return &ConfigError{"provider", "k8s needs -k8s-kubeconfig, -k8s-namespace and -k8s-pod-name"}
 	case !validPort(c.Port):
 		return &ConfigError{"port", "out of range"}
 	case !validPort(c.AutomanagedPort):

@@ -99,3 +99,18 @@ func TestNetnsIsRefusedOutsideANamedNamespace(t *testing.T) {
 		t.Fatalf("got %v, want a ConfigError for -netns", err)
 	}
 }
+
+func TestK8sNeedsKubeconfigNamespaceAndPodName(t *testing.T) {
+	full := []string{"-provider", "k8s", "-k8s-kubeconfig", "/k", "-k8s-namespace", "ns", "-k8s-pod-name", "p"}
+	c, err := ParseFlags(full, io.Discard)
+	if err != nil || c.K8sKubeconfig != "/k" || c.K8sNamespace != "ns" || c.K8sPodName != "p" {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for i := 2; i < len(full); i += 2 {
+		args := append(append([]string{}, full[:i]...), full[i+2:]...)
+		var ce *ConfigError
+		if _, err := ParseFlags(args, io.Discard); !errors.As(err, &ce) || ce.Flag != "provider" {
+			t.Errorf("%v: got %v, want a ConfigError for -provider", args, err)
+		}
+	}
+}

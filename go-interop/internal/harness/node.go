@@ -15,6 +15,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/automanaged"
 	"github.com/asynkron/protoactor-go/cluster/clusterproviders/etcd"
+	"github.com/asynkron/protoactor-go/cluster/clusterproviders/k8s"
 	"github.com/asynkron/protoactor-go/cluster/identitylookup/disthash"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/labstack/echo"
@@ -100,6 +101,12 @@ func StartNode(cfg Config, logOut io.Writer) (*Node, error) {
 		provider = p
 		// The etcd provider registers "<cluster>@<system id>" (provider's init).
 		n.memberID = fmt.Sprintf("%s@%s", cfg.Cluster, system.ID)
+	case ProviderK8s:
+		p, err := newK8sProvider(cfg.K8sKubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		provider = p
 	}
 
 	kinds := make([]*cluster.Kind, 0, len(cfg.Kinds))
@@ -121,6 +128,10 @@ func StartNode(cfg Config, logOut io.Writer) (*Node, error) {
 
 	if err := startMember(n.cluster); err != nil {
 		return nil, err
+	}
+	if p, ok := provider.(*k8s.Provider); ok {
+		// Go's k8s provider labels a random id, not the system id.
+		n.memberID = k8sMemberID(p)
 	}
 	return n, nil
 }

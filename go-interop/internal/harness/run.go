@@ -34,6 +34,13 @@ func Run(name string, args []string, readyOut io.Writer, customize func(*Config)
 	if customize != nil {
 		customize(&cfg)
 	}
+	if cfg.Provider == ProviderK8s {
+		// Re-executes this program under unshare(1) the first time.
+		if err := EnterPod(cfg, args); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			return 1
+		}
+	}
 
 	// Bind the API before starting the member so a bad -http fails fast.
 	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.HTTPPort)))

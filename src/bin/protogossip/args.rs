@@ -22,6 +22,9 @@ pub enum ProviderKind {
     Etcd,
     /// Static seeds by `host:port` (member ids are learned).
     Static,
+    /// protoactor-go's Kubernetes provider (labels this pod, watches the
+    /// cluster's pods).
+    K8s,
 }
 
 /// Options of `protogossip node` (also the default command).
@@ -64,6 +67,17 @@ pub struct NodeArgs {
     /// etcd endpoints, host:port, comma-separated [default: 127.0.0.1:2379].
     #[arg(long, env = "PROTOGOSSIP_ETCD_ENDPOINTS", value_delimiter = ',')]
     pub etcd_endpoints: Option<Vec<String>>,
+    /// k8s: a kubeconfig file [default: inferred: KUBECONFIG,
+    /// ~/.kube/config, else the in-cluster service account].
+    #[arg(long, env = "PROTOGOSSIP_K8S_KUBECONFIG")]
+    pub k8s_kubeconfig: Option<PathBuf>,
+    /// k8s: this pod's namespace [default: the service account's namespace
+    /// file, else the kubeconfig's].
+    #[arg(long, env = "PROTOGOSSIP_K8S_NAMESPACE")]
+    pub k8s_namespace: Option<String>,
+    /// k8s: this pod's name [default: the host name, as Go].
+    #[arg(long, env = "PROTOGOSSIP_K8S_POD_NAME")]
+    pub k8s_pod_name: Option<String>,
     /// `/status` and `/metrics` address, or `off` [default: 127.0.0.1:6331].
     #[arg(long, env = "PROTOGOSSIP_HTTP")]
     pub http: Option<String>,
@@ -132,6 +146,9 @@ impl NodeArgs {
             automanaged_refresh_ms: self.automanaged_refresh_ms.or(file.automanaged_refresh_ms),
             seeds: self.seeds.or(file.seeds),
             etcd_endpoints: self.etcd_endpoints.or(file.etcd_endpoints),
+            k8s_kubeconfig: self.k8s_kubeconfig.or(file.k8s_kubeconfig),
+            k8s_namespace: self.k8s_namespace.or(file.k8s_namespace),
+            k8s_pod_name: self.k8s_pod_name.or(file.k8s_pod_name),
             http: self.http.or(file.http),
             profile: self.profile.or(file.profile),
             gossip_interval_ms: self.gossip_interval_ms.or(file.gossip_interval_ms),
@@ -257,6 +274,23 @@ impl NodeArgs {
             ProviderKind::Etcd => {
                 return Err(ArgsError(
                     "this binary was built without etcd support: rebuild with `--features etcd`"
+                        .into(),
+                ));
+            }
+            #[cfg(feature = "k8s")]
+            ProviderKind::K8s => {
+                use protogossip::provider::k8s::K8sConfig;
+                ProviderConfig::K8s(
+                    K8sConfig::default()
+                        .with_kubeconfig(self.k8s_kubeconfig)
+                        .with_namespace(self.k8s_namespace)
+                        .with_pod_name(self.k8s_pod_name),
+                )
+            }
+            #[cfg(not(feature = "k8s"))]
+            ProviderKind::K8s => {
+                return Err(ArgsError(
+                    "this binary was built without Kubernetes support: rebuild with `--features k8s`"
                         .into(),
                 ));
             }
