@@ -146,7 +146,7 @@ if ! cargo publish --dry-run "${dirty[@]}" >"$publish_log" 2>&1; then
   cat "$publish_log" >&2; rm -f "$publish_log"; exit 1
 fi
 unexpected=$(grep -E '^(warning|error)' "$publish_log" \
-  | grep -Ev '^warning: ignoring (test|bench|example) `[a-z_]+` as `[^`]+` is not included in the published package$' \
+  | grep -Ev '^warning: ignoring (test|bench|example) `[a-z0-9_]+` as `[^`]+` is not included in the published package$' \
   | grep -Fvx 'warning: aborting upload due to dry run' || true)
 grep -E '^ *Packaged ' "$publish_log" || true
 rm -f "$publish_log"
