@@ -168,6 +168,27 @@ fn grain_error(answer: ActorMessage) -> GrainErrorResponse {
     answer.into_message::<GrainErrorResponse>().unwrap()
 }
 
+/// The next `ActivationTerminated` on our eventstream, within [`WAIT`]
+/// (`when` names the step in the failure).
+async fn activation_terminated(
+    eventstream: &mut protogossip::remote::broadcast::Receiver<
+        protogossip::remote::EventStreamMessage,
+    >,
+    when: &str,
+) -> protogossip::wire::proto::cluster::ActivationTerminated {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = tokio::time::timeout(left, eventstream.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no ActivationTerminated {when}"))
+            .unwrap();
+        if let WireMessage::ActivationTerminated(t) = m.message {
+            return t;
+        }
+    }
+}
+
 async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let start = Instant::now();
     while !ok() {
@@ -249,17 +270,7 @@ async fn activation_calls_and_bad_input() {
 
     // The panicked grain stopped: ActivationTerminated reached our
     // eventstream (Go's BroadcastEvent includes self) and it is forgotten.
-    let deadline = Instant::now() + WAIT;
-    let terminated = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let m = tokio::time::timeout(left, eventstream.recv())
-            .await
-            .expect("no ActivationTerminated")
-            .unwrap();
-        if let WireMessage::ActivationTerminated(t) = m.message {
-            break t;
-        }
-    };
+    let terminated = activation_terminated(&mut eventstream, "after the panic").await;
     assert_eq!(terminated.pid, Some(pid.clone()));
     assert_eq!(terminated.cluster_identity, Some(identity(KIND, "alice")));
     wait_until("alice forgotten", || grains.activations().len() == 1).await;
@@ -387,17 +398,7 @@ async fn an_idle_activation_is_passivated_and_activated_afresh() {
         .await
         .pid
         .unwrap();
-    let passivated = Instant::now();
-    let terminated = loop {
-        let left = (passivated + WAIT).saturating_duration_since(Instant::now());
-        let m = tokio::time::timeout(left, eventstream.recv())
-            .await
-            .expect("no ActivationTerminated after the idle timeout")
-            .unwrap();
-        if let WireMessage::ActivationTerminated(t) = m.message {
-            break t;
-        }
-    };
+    let terminated = activation_terminated(&mut eventstream, "after the idle timeout").await;
     assert_eq!(terminated.pid, Some(first.clone()));
     wait_until("carol forgotten", || grains.activations().is_empty()).await;
     assert_eq!(node.remote().metrics().actor_idle_stops, 1);

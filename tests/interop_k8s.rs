@@ -301,35 +301,16 @@ async fn provider_in(pod: &str, config: K8sConfig) -> (ProviderHandle, Member) {
 }
 
 /// Waits until the provider's snapshot has exactly the member ids `ids` (in
-/// any order).
+/// any order: the snapshot is sorted by id).
 #[track_caller]
-fn wait_ids<'a>(
-    handle: &'a ProviderHandle,
-    ids: &'a [&str],
+fn wait_ids(
+    handle: &ProviderHandle,
+    ids: &[&str],
     deadline: Duration,
-) -> impl Future<Output = ()> + 'a {
-    let at = std::panic::Location::caller();
-    async move {
-        let mut rx = handle.members();
-        let start = Instant::now();
-        let mut want: Vec<&str> = ids.to_vec();
-        want.sort_unstable();
-        loop {
-            let now: Vec<String> = rx
-                .borrow_and_update()
-                .iter()
-                .map(|m| m.id.clone())
-                .collect();
-            if now == want {
-                return;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "{at}: members {now:?}, want {ids:?} within {deadline:?}"
-            );
-            let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
-        }
-    }
+) -> impl Future<Output = ()> + use<> {
+    let mut want = ids.to_vec();
+    want.sort_unstable();
+    net::wait_for_ids(handle, &want, deadline)
 }
 
 fn member_labels<'a>(id: &'a str, port: &'a str) -> [(&'a str, &'a str); 3] {

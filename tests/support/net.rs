@@ -50,9 +50,10 @@ pub fn wait_for_ids(
     h: &ProviderHandle,
     want: &[&str],
     deadline: Duration,
-) -> impl Future<Output = ()> {
+) -> impl Future<Output = ()> + use<> {
     let at = Location::caller();
     let mut rx = h.members();
+    let want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
     async move {
         let start = Instant::now();
         loop {
