@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every check and test of protogossip: formatting, lints, the no_std
+# Runs every check and test of protogossip: formatting, lints, the API docs, the no_std
 # build, the Rust tests (unit, golden-vector replay, simulations, interop),
 # the Go side (vet, vector regeneration check), the fuzz targets (60 s each),
 # that a library user compiles none of the CLI's dependencies, and the
@@ -56,6 +56,9 @@ scripts/check-module-cycles.sh src/gossip src/remote >/dev/null \
 
 step "clippy (std, all targets and features)"
 cargo clippy --all-targets --all-features -- -D warnings
+
+step "rustdoc: the API docs build without a broken or private link"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 
 step "a library user compiles none of the CLI's dependencies"
 # `default-features = false, features = ["std"]` (and with etcd): no clap,

@@ -122,7 +122,7 @@ impl From<k8s::K8sConfig> for ProviderConfig {
 impl ProviderConfig {
     /// The member id this provider gives `me`. Automanaged, static and k8s
     /// use the system id (Go's k8s provider labels a random id instead: see
-    /// [`k8s`]); etcd uses `<cluster>@<system id>`, as Go does.
+    /// `k8s`); etcd uses `<cluster>@<system id>`, as Go does.
     pub fn member_id(&self, me: &SelfMember) -> String {
         match self {
             #[cfg(feature = "etcd")]

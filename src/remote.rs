@@ -35,7 +35,7 @@
 //! - `tasks` — every task the remote runs, and the one way to stop them:
 //!   [`RemoteHandle::shutdown`] returns when all have ended.
 //! - [`BlockList`] — blocked system ids and the id ↔ address map.
-//! - [`RemoteMetrics`] — counters for everything dropped or refused.
+//! - `RemoteMetrics` — counters for everything dropped or refused.
 //!
 //! # Addresses
 //!

@@ -28,7 +28,7 @@ use crate::{
 /// One kind's grain: the application's state for one identity.
 ///
 /// A grain is made by its kind's factory when an identity is first
-/// activated here, and lives until it stops itself ([`GrainContext::stop`]),
+/// activated here, and lives until it stops itself ([`ActorContext::stop`]),
 /// is poisoned, panics in [`Grain::receive`], its identity moves to another
 /// member with the topology, or the node shuts down.
 ///
@@ -64,7 +64,7 @@ pub trait Grain: Send + Sized + 'static {
 
     /// Handles a message that is not a `GrainRequest` (Go's
     /// `ReceiveDefault`): a plain `cluster.Request`/`Send` with any
-    /// registered message; answer with [`GrainContext::respond`]. Does
+    /// registered message; answer with [`ActorContext::respond`]. Does
     /// nothing by default (a requester then times out, as with a Go grain
     /// that ignores the message).
     fn receive(

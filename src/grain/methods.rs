@@ -192,7 +192,7 @@ impl<G: Send + 'static> GrainMethods<G> {
     /// grain's type registry encodes it: protobuf unless registered for
     /// JSON), the `Err` as `GrainErrorResponse`. Methods are synchronous,
     /// like the generated Go ones; a grain that must wait answers later
-    /// through [`GrainContext::respond`].
+    /// through [`ActorContext::respond`](crate::remote::ActorContext::respond).
     #[must_use]
     pub fn method<Req, Resp, F>(mut self, index: i32, name: &'static str, f: F) -> Self
     where
