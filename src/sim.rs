@@ -3,10 +3,12 @@
 //! Many [`GossipCore`]s on one virtual clock exchange real protobuf bytes
 //! (`GossipRequest`/`GossipResponse` encoded with prost and decoded on the
 //! other side) through a seeded network that can drop, delay, duplicate and
-//! partition. It is just another driver of the sans-IO core: it does what
-//! the tokio node does (ticks, sends, times requests out) with a virtual
-//! clock, so timing-dependent behaviour is tested without sleeping, and a
-//! run is reproducible from its seed. A run that panics prints its seed;
+//! partition. A run of a thousand members can pass the messages themselves
+//! instead ([`SimConfig::encode()`]): the cores see the same messages, the
+//! codec's cost is left out. It is just another driver of the sans-IO core:
+//! it does what the tokio node does (ticks, sends, times requests out) with
+//! a virtual clock, so timing-dependent behaviour is tested without
+//! sleeping, and a run is reproducible from its seed. A run that panics prints its seed;
 //! set `PROTOGOSSIP_SIM_SEED` to replay it.
 //! Equal gossip values are held once for all members (see `shared_values`),
 //! so a simulation of many members fits where their separate copies would not.
@@ -43,7 +45,7 @@ use shared_values::SharedValues;
 use crate::gossip::{
     GossipConfig, GossipCore, GossipOutcome, MemberId, RequestToken, TimedEvent, UnixMillis,
 };
-use crate::wire::proto::cluster::{GossipRequest, GossipResponse, Member};
+use crate::wire::proto::cluster::{GossipRequest, GossipResponse, GossipState, Member};
 
 /// The environment variable that overrides a simulation's seed.
 pub const SEED_ENV: &str = "PROTOGOSSIP_SIM_SEED";
@@ -63,6 +65,14 @@ pub struct SimConfig {
     pub record_events: bool,
     /// Virtual start time.
     pub start: UnixMillis,
+    /// Encode every message to protobuf bytes and decode it on the other
+    /// side (the default). Off, the messages themselves travel (their
+    /// values are reference-counted, so nothing is copied) and the bytes
+    /// they would have put on the wire are counted with `encoded_len`: the
+    /// cores see identical messages, without the codec's cost, which at a
+    /// thousand members with Go's full topology is megabytes per member and
+    /// round (`tests/sim_topology_full.rs`).
+    pub encode: bool,
 }
 
 impl SimConfig {
@@ -80,6 +90,7 @@ impl SimConfig {
             network: NetworkConfig::default(),
             record_events: true,
             start: UnixMillis(1_700_000_000_000),
+            encode: true,
         }
     }
 
@@ -112,6 +123,14 @@ impl SimConfig {
         self.record_events = on;
         self
     }
+
+    /// Encodes every message (true, the default) or passes the messages
+    /// themselves (see [`SimConfig::encode()`]).
+    #[must_use]
+    pub fn encode(mut self, on: bool) -> Self {
+        self.encode = on;
+        self
+    }
 }
 
 /// One simulated member.
@@ -133,6 +152,48 @@ pub struct SimNode {
     outstanding: BTreeSet<RequestToken>,
 }
 
+/// A message on the simulated wire: its protobuf bytes, or (with
+/// [`SimConfig::encode()`] off) the message itself.
+#[derive(Debug, Clone)]
+enum Wire<T> {
+    Encoded(Bytes),
+    Message(T),
+}
+
+impl<T: Message + Default> Wire<T> {
+    /// The message as it goes on the wire, and its length in bytes.
+    fn send(message: T, encode: bool) -> (Self, usize) {
+        if encode {
+            let bytes = Bytes::from(message.encode_to_vec());
+            let len = bytes.len();
+            (Self::Encoded(bytes), len)
+        } else {
+            let len = message.encoded_len();
+            (Self::Message(message), len)
+        }
+    }
+
+    /// The message as the receiver sees it; values decoded from bytes are
+    /// replaced by the allocations `shared` holds. Our own encoding always
+    /// decodes, so failing is a bug.
+    fn receive(
+        self,
+        shared: &mut SharedValues,
+        state: impl FnOnce(&mut T) -> Option<&mut GossipState>,
+    ) -> T {
+        match self {
+            Self::Encoded(bytes) => {
+                let mut m = T::decode(bytes).expect("sim: our own encoding decodes");
+                if let Some(s) = state(&mut m) {
+                    shared.share(s);
+                }
+                m
+            }
+            Self::Message(m) => m,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Item {
     Tick(usize),
@@ -140,12 +201,12 @@ enum Item {
         from: usize,
         to: usize,
         token: RequestToken,
-        bytes: Bytes,
+        message: Wire<GossipRequest>,
     },
     Response {
         to: usize,
         token: RequestToken,
-        bytes: Bytes,
+        message: Wire<GossipResponse>,
     },
     Timeout {
         node: usize,
@@ -306,11 +367,22 @@ impl Simulation {
         self.stats
     }
 
-    /// The total length of the gossip values the members hold, each counted
-    /// once: members share one allocation per (owner, key, sequence number)
-    /// (see `sim/shared_values.rs`).
+    /// The total length of the gossip values the members hold, each
+    /// allocation counted once: members share one per (owner, key, sequence
+    /// number), through `sim/shared_values.rs` when messages are encoded,
+    /// by passing the values themselves when not.
     pub fn shared_value_bytes(&mut self) -> usize {
-        self.shared.held_bytes()
+        // Forget the versions no member holds any more.
+        self.shared.sweep();
+        let mut seen = std::collections::HashSet::new();
+        self.nodes
+            .iter()
+            .flat_map(|n| n.core.state().owners())
+            .flat_map(|(_, o)| o.entries())
+            .map(|(_, e)| &e.value.value)
+            .filter(|v| !v.is_empty() && seen.insert(v.as_ptr()))
+            .map(|v| v.len())
+            .sum()
     }
 
     /// Member `i`'s id.
@@ -460,23 +532,20 @@ impl Simulation {
                 from,
                 to,
                 token,
-                bytes,
+                message,
             } => {
                 if !self.nodes[to].alive || !self.connected(from, to) {
                     self.stats.dropped += 1;
                     return;
                 }
-                let mut request = GossipRequest::decode(bytes).expect("sim: request decodes");
-                if let Some(state) = request.state.as_mut() {
-                    self.shared.share(state);
-                }
+                let request = message.receive(&mut self.shared, |r| r.state.as_mut());
                 let from_address = self.nodes[from].address.clone();
                 let r = self.nodes[to]
                     .core
                     .on_gossip_request(&from_address, request, now);
                 self.handle(to, r.outcome);
-                let bytes = Bytes::from(r.response.encode_to_vec());
-                self.transmit(to, from, bytes.len());
+                let (message, len) = Wire::send(r.response, self.config.encode);
+                self.transmit(to, from, len);
                 if self.network_drops(to, from) {
                     return;
                 }
@@ -486,18 +555,15 @@ impl Simulation {
                     Item::Response {
                         to: from,
                         token,
-                        bytes,
+                        message,
                     },
                 );
             }
-            Item::Response { to, token, bytes } => {
+            Item::Response { to, token, message } => {
                 if !self.nodes[to].alive || !self.nodes[to].outstanding.remove(&token) {
                     return;
                 }
-                let mut response = GossipResponse::decode(bytes).expect("sim: response decodes");
-                if let Some(state) = response.state.as_mut() {
-                    self.shared.share(state);
-                }
+                let response = message.receive(&mut self.shared, |r| r.state.as_mut());
                 let out = self.nodes[to].core.on_gossip_response(token, response, now);
                 self.handle(to, out);
             }
@@ -550,8 +616,8 @@ impl Simulation {
                     token: req.token,
                 },
             );
-            let bytes = Bytes::from(req.request.encode_to_vec());
-            self.transmit(i, to, bytes.len());
+            let (message, len) = Wire::send(req.request, self.config.encode);
+            self.transmit(i, to, len);
             if self.network_drops(i, to) {
                 continue;
             }
@@ -564,7 +630,7 @@ impl Simulation {
                         from: i,
                         to,
                         token: req.token,
-                        bytes: bytes.clone(),
+                        message: message.clone(),
                     },
                 );
             }
@@ -575,7 +641,7 @@ impl Simulation {
                     from: i,
                     to,
                     token: req.token,
-                    bytes,
+                    message,
                 },
             );
         }

@@ -3,21 +3,28 @@
 //! costs (issue 14, item 4): CPU per member per round and memory per member
 //! against the raw gossip bytes a member holds.
 //!
-//! CI runs 300 members (≈ 50 s of CPU, one thread); 1 000 members cost
-//! far more than CI's time (docs/performance.md has the figures):
-//! `PROTOGOSSIP_SIM_N=1000 cargo test --all-features --test sim_topology_full
-//! -- --nocapture`. At N = 1 000 one owner's first topology value is
-//! ≈ 46 KB and each member holds one per owner, ≈ 23–46 MB per member. The simulator shares equal
-//! values between its members (`sim/shared_values.rs`), so the values are
-//! held once in this process, not once per member; memory per member is then
-//! what a member holds besides them (its maps, keys, watermarks, its share of
-//! the simulator). A real member holds the raw bytes plus that overhead, and
-//! the test asserts it is within 2× of the raw bytes, on bytes counted by the
+//! Two runs, one after the other (the allocator's counters are global):
+//! - 1 000 members passing the messages themselves (`SimConfig::encode`
+//!   off): the cores do all their work on the same messages, the codec is
+//!   left out. `PROTOGOSSIP_SIM_N` changes the size.
+//! - 200 members over real protobuf bytes, every message encoded and
+//!   decoded: what the codec adds. `PROTOGOSSIP_SIM_N_ENCODED` changes the
+//!   size.
+//!
+//! At N = 1 000 one owner's first topology value is ≈ 46 KB and each member
+//! holds one per owner, ≈ 23–46 MB per member. The simulator shares equal
+//! values between its members (by reference, or through
+//! `sim/shared_values.rs` when it decodes), so the values are held once in
+//! this process, not once per member; memory per member is then what a
+//! member holds besides them (its maps, keys, watermarks, its share of the
+//! simulator). A real member holds the raw bytes plus that overhead, and the
+//! test asserts it is within 2× of the raw bytes, on bytes counted by the
 //! allocator below (deterministic for a seed), not on RSS.
 //!
-//! Times are printed, never asserted. `PROTOGOSSIP_SIM_N` changes the size.
+//! Times are printed, never asserted (docs/performance.md has the figures).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -102,12 +109,66 @@ fn status_kib(field: &str) -> u64 {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
-#[test]
-fn members_with_full_topology_agree_within_twice_the_raw_bytes() {
-    let n: usize = std::env::var("PROTOGOSSIP_SIM_N")
+/// One run at a time: the counters above are the whole process's.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(default)
+}
+
+/// How long a run goes.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    /// Every member agrees on the topology hash of all members, then 5
+    /// rounds more (the steady cost).
+    Consensus,
+    /// This many rounds, after which at least `min_held` of the N² (member,
+    /// owner) topology values must be held.
+    Rounds { rounds: usize, min_held: f64 },
+}
+
+#[test]
+fn a_thousand_members_with_full_topology_spread_it_within_twice_the_raw_bytes() {
+    // To consensus it takes ≈ 45 rounds at N = 1 000 and about 10 minutes
+    // of CPU, more than CI's time (docs/performance.md); CI runs 10 rounds,
+    // in which a loss-free cluster of this size spreads ≈ 89 % of the
+    // values (seed 14). A cluster that spread half as fast (each member
+    // pulling 150 new owners a round instead of ~300) would hold < 80 %.
+    let until = if std::env::var_os("PROTOGOSSIP_SIM_UNTIL_CONSENSUS").is_some() {
+        Until::Consensus
+    } else {
+        Until::Rounds {
+            rounds: 10,
+            min_held: 0.80,
+        }
+    };
+    run(size("PROTOGOSSIP_SIM_N", 1000), false, until);
+}
+
+#[test]
+fn members_over_real_bytes_with_full_topology_agree_within_twice_the_raw_bytes() {
+    run(
+        size("PROTOGOSSIP_SIM_N_ENCODED", 200),
+        true,
+        Until::Consensus,
+    );
+}
+
+/// The share of the N² (member, owner) topology values held.
+fn topology_held(sim: &Simulation, n: usize) -> f64 {
+    let held: usize = sim
+        .nodes()
+        .iter()
+        .map(|m| m.core.state().values_for_key(TOPOLOGY_KEY).count())
+        .sum();
+    held as f64 / (n * n) as f64
+}
+
+fn run(n: usize, encode: bool, until: Until) {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let gossip = GossipConfig::default()
         .with_gossip_update_events(false)
         .with_wire_profile(WireProfile::Go2024_08);
@@ -117,7 +178,8 @@ fn members_with_full_topology_agree_within_twice_the_raw_bytes() {
         SimConfig::members(n)
             .seed(14)
             .gossip(gossip)
-            .record_events(false),
+            .record_events(false)
+            .encode(encode),
     );
     sim.start();
     let ids: Vec<String> = sim.nodes().iter().map(|m| m.id.to_string()).collect();
@@ -131,37 +193,55 @@ fn members_with_full_topology_agree_within_twice_the_raw_bytes() {
 
     let cpu0 = thread_cpu();
     let mut per_round = Vec::new();
-    while !agreed(&sim) {
+    let done = |sim: &Simulation, rounds: usize| match until {
+        Until::Consensus => agreed(sim),
+        Until::Rounds { rounds: r, .. } => rounds == r,
+    };
+    while !done(&sim, per_round.len()) {
         assert!(
-            per_round.len() < 60,
-            "no topology consensus within 60 rounds (seed {})",
+            per_round.len() < 100,
+            "no topology consensus within 100 rounds (seed {})",
             sim.seed()
         );
         let c = thread_cpu();
         sim.run_for(interval);
         per_round.push((thread_cpu() - c).as_millis());
         eprintln!(
-            "N={n} round {}: {} ms CPU, {} MiB live, {:?}",
+            "N={n} (encoded: {encode}) round {}: {} ms CPU, topology values held {:.2}% of N², {} MiB live, {:?}",
             per_round.len(),
             per_round[per_round.len() - 1],
+            topology_held(&sim, n) * 100.0,
             LIVE.load(Ordering::Relaxed) >> 20,
             sim.stats()
         );
     }
     let rounds = per_round.len();
     let startup = thread_cpu() - cpu0;
-    let steady = {
-        let c = thread_cpu();
-        sim.run_for(interval * 5);
-        (thread_cpu() - c) / 5
+    let steady = match until {
+        Until::Consensus => {
+            let c = thread_cpu();
+            sim.run_for(interval * 5);
+            let steady = (thread_cpu() - c) / 5;
+            assert!(agreed(&sim), "consensus holds after 5 more rounds");
+            assert!(
+                sim.all_alive(|c| c.state().owner_count() == n
+                    && c.state().values_for_key(TOPOLOGY_KEY).count() == n),
+                "every member holds every owner's topology value"
+            );
+            Some(steady)
+        }
+        Until::Rounds { min_held, .. } => {
+            let held = topology_held(&sim, n);
+            assert!(
+                held >= min_held,
+                "after {rounds} rounds the members hold {:.1}% of the topology values, want ≥ {:.0}% (seed {})",
+                held * 100.0,
+                min_held * 100.0,
+                sim.seed()
+            );
+            None
+        }
     };
-    assert!(agreed(&sim), "consensus holds after 5 more rounds");
-    assert!(
-        sim.all_alive(
-            |c| c.state().owner_count() == n && c.state().values_for_key(TOPOLOGY_KEY).count() == n
-        ),
-        "every member holds every owner's topology value"
-    );
 
     // Raw gossip bytes a member holds: its state as Go would send it whole.
     let raw: Vec<usize> = (0..n)
@@ -173,13 +253,13 @@ fn members_with_full_topology_agree_within_twice_the_raw_bytes() {
     let own_per_member = live.saturating_sub(shared) as f64 / n as f64;
     let ratio = (raw_per_member + own_per_member) / raw_per_member;
     eprintln!(
-        "N={n}: topology consensus after {rounds} rounds ({:?} virtual); CPU start-up {startup:?} = {:.3} ms/member/round, \
-         steady {:.3} ms/member/round; CPU ms per round {per_round:?}; \
+        "N={n} (encoded: {encode}, until {until:?}): {rounds} rounds ({:?} virtual); CPU start-up {startup:?} = {:.3} ms/member/round, \
+         steady {:?} ms/member/round; CPU ms per round {per_round:?}; \
          raw gossip bytes per member {:.2} MiB; values held once {:.1} MiB; live heap {:.1} MiB (peak {:.1} MiB) = \
          {:.3} MiB/member besides the values; a member on its own: {ratio:.2}× its raw bytes; RSS {} MiB, peak {} MiB; {:?}",
         sim.elapsed(),
         startup.as_secs_f64() * 1e3 / (n as f64 * rounds as f64),
-        steady.as_secs_f64() * 1e3 / n as f64,
+        steady.map(|s| s.as_secs_f64() * 1e3 / n as f64),
         raw_per_member / MIB,
         shared as f64 / MIB,
         live as f64 / MIB,

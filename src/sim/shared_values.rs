@@ -51,7 +51,8 @@ impl SharedValues {
 
     /// The total length of the values held, after forgetting those no member
     /// holds.
-    pub(crate) fn held_bytes(&mut self) -> usize {
+    #[cfg(test)]
+    fn held_bytes(&mut self) -> usize {
         self.sweep();
         self.versions().map(|(_, v)| v.len()).sum()
     }
@@ -86,7 +87,7 @@ impl SharedValues {
     }
 
     /// Forgets the versions only we hold.
-    fn sweep(&mut self) {
+    pub(crate) fn sweep(&mut self) {
         for keys in self.values.values_mut() {
             for versions in keys.values_mut() {
                 versions.retain(|(_, v)| !v.is_unique());
