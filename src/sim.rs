@@ -8,8 +8,8 @@
 //! codec's cost is left out. It is just another driver of the sans-IO core:
 //! it does what the tokio node does (ticks, sends, times requests out) with
 //! a virtual clock, so timing-dependent behaviour is tested without
-//! sleeping, and a run is reproducible from its seed. A run that panics prints its seed;
-//! set `PROTOGOSSIP_SIM_SEED` to replay it.
+//! sleeping, and a run is reproducible from its seed. A run that panics
+//! prints its seed; set `PROTOGOSSIP_SIM_SEED` to replay it.
 //! Equal gossip values are held once for all members (see `shared_values`),
 //! so a simulation of many members fits where their separate copies would not.
 //!
