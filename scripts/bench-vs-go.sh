@@ -6,7 +6,8 @@
 # expiration 20 s), at 3 + 3 and 10 + 10 members. Release builds.
 #
 # Per run and size: start every node, wait the warm-up, read each process's
-# CPU time (utime + stime, /proc/PID/stat), bytes written (wchar,
+# CPU time (utime + stime, /proc/PID/stat, and stime alone for the kernel's
+# share), bytes written (wchar,
 # /proc/PID/io: every write syscall, so gossip, remoting, /_health polls and
 # the (small) logs), wait the window, read again, and
 # read RSS (VmRSS, /proc/PID/status). Prints per-node means for each language
@@ -18,7 +19,8 @@
 # Defaults are the issue's: 30 s warm-up, 120 s window, 3 runs, sizes 3 and 10
 # (per language). Ports BASE_PORT.. (automanaged /_health) and BASE_PORT+100..
 # (Rust /status and /metrics) must be free; remoting ports are picked by the OS.
-# -a adds flags to every Rust node (e.g. -a "--profile go-2024-08").
+# -a adds flags to every Rust node (e.g. -a "--worker-threads 2" for the
+# multi-threaded runtime, -a "--profile go-2024-08").
 # -c FILE runs the last Rust node under valgrind's callgrind, instrumented
 # during the window only, and writes its profile to FILE (run 1, largest
 # size only; that node is left out of the figures): callgrind_annotate FILE.
@@ -71,6 +73,7 @@ tck=$(getconf CLK_TCK)
 # CPU ticks (utime + stime) of a process; fields counted after the ")" that
 # ends the command name.
 ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+sys_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $13}'; }
 io() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/io"; }
 rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
 metric() { # a Rust node's counter from /metrics (0 if absent)
@@ -108,9 +111,9 @@ for run in $(seq "$runs"); do
     done
     # Converged? One Rust node's count of gossip owners and topology consensus.
     view=$(curl -fsS "http://127.0.0.1:${http[${pids[$n]}]}/status" | grep -oE '"(gossip_owners|reached)":[a-z0-9]+' | tr '\n' ' ' || true)
-    declare -A t0=() w0=() r0=() g0=()
+    declare -A t0=() s0=() w0=() r0=() g0=()
     for p in "${pids[@]}"; do
-      t0[$p]=$(ticks "$p"); w0[$p]=$(io "$p" wchar); r0[$p]=$(io "$p" rchar)
+      t0[$p]=$(ticks "$p"); s0[$p]=$(sys_ticks "$p"); w0[$p]=$(io "$p" wchar); r0[$p]=$(io "$p" rchar)
       [ "${lang[$p]}" = rust ] && g0[$p]=$(metric "${http[$p]}" protogossip_gossip_sent_bytes_total)
     done
     [ -n "$profiled" ] && callgrind_control -i on "$profiled" > /dev/null 2>&1
@@ -125,7 +128,7 @@ for run in $(seq "$runs"); do
       g=0
       [ "${lang[$p]}" = rust ] && g=$(( $(metric "${http[$p]}" protogossip_gossip_sent_bytes_total) - g0[$p] ))
       [ "$p" = "$profiled" ] && continue
-      echo "$run $n ${lang[$p]} $(( $(ticks "$p") - t0[$p] )) $(rss_kb "$p") $(( $(io "$p" wchar) - w0[$p] )) $(( $(io "$p" rchar) - r0[$p] )) $g" >> "$summary"
+      echo "$run $n ${lang[$p]} $(( $(ticks "$p") - t0[$p] )) $(rss_kb "$p") $(( $(io "$p" wchar) - w0[$p] )) $(( $(io "$p" rchar) - r0[$p] )) $g $(( $(sys_ticks "$p") - s0[$p] ))" >> "$summary"
     done
     stop_nodes
     echo "run $run, $n + $n: done (after warm-up, a Rust node's /status: $view)" >&2
@@ -135,11 +138,11 @@ done
 
 # Per run and size: mean per node of each language, and Rust/Go.
 awk -v tck="$tck" -v window="$window" '
-  { k = $1 " " $2 " " $3; n[k]++; cpu[k] += $4; rss[k] += $5; wr[k] += $6; rd[k] += $7; gs[k] += $8; keys[$1 " " $2] = 1 }
+  { k = $1 " " $2 " " $3; n[k]++; cpu[k] += $4; rss[k] += $5; wr[k] += $6; rd[k] += $7; gs[k] += $8; sy[k] += $9; keys[$1 " " $2] = 1 }
   END {
     print ""
-    print "| run | size | CPU Go | CPU Rust | Rust/Go | RSS Go | RSS Rust | Rust/Go | written Go | written Rust | Rust/Go | Rust gossip sent |"
-    print "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    print "| run | size | CPU Go | CPU Rust | Rust/Go | kernel share Go / Rust | RSS Go | RSS Rust | Rust/Go | written Go | written Rust | Rust/Go | Rust gossip sent |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for (rk in keys) order[++m] = rk
     for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) {
       split(order[i], a, " "); split(order[j], b, " ")
@@ -150,11 +153,13 @@ awk -v tck="$tck" -v window="$window" '
       cg = 100 * cpu[g] / n[g] / tck / window; cr = 100 * cpu[r] / n[r] / tck / window
       mg = rss[g] / n[g] / 1024; mr = rss[r] / n[r] / 1024
       wg = wr[g] / n[g] / window / 1024; wrr = wr[r] / n[r] / window / 1024
-      printf "| %d | %d + %d | %.2f %% | %.2f %% | %.2f | %.1f MB | %.1f MB | %.2f | %.1f KiB/s | %.1f KiB/s | %.2f | %.1f KiB/s |\n",
-        a[1], a[2], a[2], cg, cr, (cg > 0 ? cr / cg : 0), mg, mr, mr / mg, wg, wrr, (wg > 0 ? wrr / wg : 0), gs[r] / n[r] / window / 1024
+      kg = cpu[g] > 0 ? 100 * sy[g] / cpu[g] : 0; kr = cpu[r] > 0 ? 100 * sy[r] / cpu[r] : 0
+      printf "| %d | %d + %d | %.2f %% | %.2f %% | %.2f | %.0f %% / %.0f %% | %.1f MB | %.1f MB | %.2f | %.1f KiB/s | %.1f KiB/s | %.2f | %.1f KiB/s |\n",
+        a[1], a[2], a[2], cg, cr, (cg > 0 ? cr / cg : 0), kg, kr, mg, mr, mr / mg, wg, wrr, (wg > 0 ? wrr / wg : 0), gs[r] / n[r] / window / 1024
     }
     print ""
-    print "CPU: percent of one core per node (mean over the nodes of that language); RSS at the end of the window"
+    print "CPU: percent of one core per node (mean over the nodes of that language), utime + stime; kernel share:"
+    print "stime / (utime + stime) (loopback TCP charges the sender for the softirq work of the receiving side); RSS at the end of the window"
     print "(MB = 2^20 bytes); written: wchar of /proc/PID/io per node per second (every write syscall: gossip,"
     print "remoting, /_health polls, logs); Rust gossip sent: our protogossip_gossip_sent_bytes_total. (rchar is"
     print "not shown: it misses recv(2), which tokio uses, so it reads 0 for Rust.)"

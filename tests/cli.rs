@@ -259,6 +259,7 @@ fn every_class_of_bad_setting_exits_2() {
         (&["--cluster", ""], "cluster name must not be empty"),
         (&["--gossip-interval-ms", "0"], "gossip"),
         (&["--automanaged-hosts", "nohost"], "nohost"),
+        (&["--worker-threads", "100000"], "at most 1024"),
     ];
     for (args, says) in cases {
         let out = Command::new(BIN)

@@ -115,7 +115,7 @@ fn requests_name_the_target_and_always_carry_state() {
             "no owner without values"
         );
         let own = &state.members["a"].values;
-        assert!(own.contains_key(HEARTBEAT_KEY) && own.contains_key(HEARTBEAT_KEY_2024_03));
+        assert!(own.contains_key(HEARTBEAT_KEY));
         assert!(own.contains_key(TOPOLOGY_KEY));
         assert_eq!(
             r.address,
@@ -334,20 +334,74 @@ fn profiles_publish_their_heartbeat_keys() {
         let mut a = core_for("a", config);
         a.tick(UnixMillis(300), &mut rng());
         let own = a.state().owner("a").unwrap();
+        // No other member has gossiped yet, so no 2024-03 reader is known.
+        let published = p.heartbeat_keys_published(false);
         for key in [HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03] {
             assert_eq!(
                 own.get(key).is_some(),
-                p.heartbeat_keys_published().contains(&key),
+                published.contains(&key),
                 "{p}: {key}"
             );
         }
-        let hb: cluster::MemberHeartbeat =
-            unpack(&own.get(p.heartbeat_keys_published()[0]).unwrap().value).unwrap();
+        let hb: cluster::MemberHeartbeat = unpack(&own.get(published[0]).unwrap().value).unwrap();
         assert_eq!(
             hb.actor_statistics,
             Some(cluster::ActorStatistics::default())
         );
     }
+}
+
+/// The mixed profile writes `heathbeat` only while a current member
+/// publishes it without `heartbeat` (a 2024-03 Go node, which expires only
+/// owners with its spelling), and stops once that member is gone; a member
+/// publishing both spellings (another mixed node) is no such reader.
+#[test]
+fn mixed_writes_the_2024_03_spelling_only_beside_a_2024_03_member() {
+    let hb = pack(&cluster::MemberHeartbeat::default());
+    let mut a = core_for("a", GossipConfig::default());
+    let mut r = rng();
+    let seq_of = |a: &GossipCore, key: &str| a.state().get("a", key).map(|e| e.sequence_number);
+    let both = GossipRequest {
+        from_member_id: String::new(),
+        state: Some(state_of(
+            "c",
+            &[
+                (HEARTBEAT_KEY, 1, hb.clone()),
+                (HEARTBEAT_KEY_2024_03, 1, hb.clone()),
+            ],
+        )),
+    };
+    a.on_gossip_request("127.0.0.1:3", both, UnixMillis(100));
+    a.tick(UnixMillis(300), &mut r);
+    assert!(seq_of(&a, HEARTBEAT_KEY).is_some());
+    assert_eq!(
+        seq_of(&a, HEARTBEAT_KEY_2024_03),
+        None,
+        "c reads `heartbeat`"
+    );
+
+    let legacy = GossipRequest {
+        from_member_id: String::new(),
+        state: Some(state_of("b", &[(HEARTBEAT_KEY_2024_03, 1, hb.clone())])),
+    };
+    a.on_gossip_request("127.0.0.1:2", legacy, UnixMillis(400));
+    a.tick(UnixMillis(600), &mut r);
+    let written = seq_of(&a, HEARTBEAT_KEY_2024_03).expect("written beside b");
+    assert_eq!(seq_of(&a, HEARTBEAT_KEY), Some(written + 1), "one counter");
+    a.tick(UnixMillis(900), &mut r);
+    assert!(
+        seq_of(&a, HEARTBEAT_KEY_2024_03) > Some(written),
+        "kept fresh"
+    );
+
+    // b leaves the topology: its state may linger (Go keeps it forever),
+    // but it no longer counts.
+    a.on_provider_snapshot(vec![member("a", 1), member("c", 3)], UnixMillis(1_000));
+    a.tick(UnixMillis(1_200), &mut r);
+    let last = seq_of(&a, HEARTBEAT_KEY_2024_03);
+    a.tick(UnixMillis(1_500), &mut r);
+    assert_eq!(seq_of(&a, HEARTBEAT_KEY_2024_03), last, "no longer written");
+    assert!(seq_of(&a, HEARTBEAT_KEY) > last);
 }
 
 #[test]

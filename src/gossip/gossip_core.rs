@@ -36,7 +36,10 @@ use crate::wire::proto::cluster::{
     ActorStatistics, ClusterTopology, GossipRequest, GossipResponse, GossipState as ProtoState,
     Member, MemberHeartbeat,
 };
-use crate::wire::{Empty, LEFT_KEY, TOPOLOGY_KEY, TopologyHeader, pack};
+use crate::wire::{
+    Empty, HEARTBEAT_KEY, HEARTBEAT_KEY_2024_03, LEFT_KEY, TOPOLOGY_KEY, TopologyHeader,
+    WireProfile, pack,
+};
 
 mod queries;
 
@@ -127,7 +130,13 @@ impl GossipCore {
         let heartbeat = pack(&MemberHeartbeat {
             actor_statistics: Some(ActorStatistics::default()),
         });
-        for key in self.config.wire_profile.heartbeat_keys_published() {
+        let reader_2024_03 =
+            self.config.wire_profile == WireProfile::Mixed && self.reader_2024_03_present();
+        for key in self
+            .config
+            .wire_profile
+            .heartbeat_keys_published(reader_2024_03)
+        {
             self.write_own(key, heartbeat.clone(), now, &mut out);
         }
         self.fan_out(now, rng, &mut out);
@@ -568,6 +577,22 @@ impl GossipCore {
 
     /// Drops stale owners, updates member statuses and blocks the members
     /// the failure detector found.
+    /// True when a current member other than us publishes `heathbeat` and
+    /// not `heartbeat`: a protoactor-go 2024-03 node, which heartbeat-expires
+    /// only owners that publish its spelling. While there is one, the mixed
+    /// profile writes both spellings so that node can expire us; otherwise
+    /// the second spelling is bytes no member reads (every owner's heartbeat
+    /// twice in every delta). Departed members do not count: Go keeps their
+    /// state forever.
+    fn reader_2024_03_present(&self) -> bool {
+        self.members.active().keys().any(|id| {
+            *id != self.self_id
+                && self.state.owner(id.as_str()).is_some_and(|o| {
+                    o.get(HEARTBEAT_KEY_2024_03).is_some() && o.get(HEARTBEAT_KEY).is_none()
+                })
+        })
+    }
+
     fn detect_failures(&mut self, now: UnixMillis, out: &mut GossipOutcome) {
         let verdicts = self.detector.scan(
             &self.state,

@@ -27,9 +27,11 @@ pub enum WireProfile {
     /// protoactor-go from 2024-04 on (pinned: `v0.0.0-20240822202345-3c0e61ca19c9`):
     /// heartbeat key `heartbeat`, top-level `GossipMemberState`, `GossipMap`.
     Go2024_08,
-    /// Both dialects at once: publish both heartbeat keys (each from the one
-    /// sequence counter) and accept either as proof of life. Safe in clusters
-    /// of unknown or mixed Go versions; the default.
+    /// Both dialects at once: publish `heartbeat`, and `heathbeat` too
+    /// (each from the one sequence counter) while some current member
+    /// publishes `heathbeat` without `heartbeat` (a 2024-03 node, which
+    /// reads only its own spelling); accept either as proof of life. Safe in
+    /// clusters of unknown or mixed Go versions; the default.
     #[default]
     Mixed,
 }
@@ -38,12 +40,15 @@ impl WireProfile {
     /// Every profile, for tests and help texts.
     pub const ALL: [WireProfile; 3] = [Self::Go2024_03, Self::Go2024_08, Self::Mixed];
 
-    /// The heartbeat keys this profile writes every gossip tick.
-    pub fn heartbeat_keys_published(self) -> &'static [&'static str] {
+    /// The heartbeat keys this profile writes every gossip tick;
+    /// `reader_2024_03` tells whether some current member publishes only
+    /// `heathbeat` (what [`Mixed`](Self::Mixed) writes depends on it).
+    pub fn heartbeat_keys_published(self, reader_2024_03: bool) -> &'static [&'static str] {
         match self {
             Self::Go2024_03 => &[HEARTBEAT_KEY_2024_03],
             Self::Go2024_08 => &[HEARTBEAT_KEY],
-            Self::Mixed => &[HEARTBEAT_KEY_2024_03, HEARTBEAT_KEY],
+            Self::Mixed if reader_2024_03 => &[HEARTBEAT_KEY_2024_03, HEARTBEAT_KEY],
+            Self::Mixed => &[HEARTBEAT_KEY],
         }
     }
 
@@ -99,11 +104,25 @@ mod tests {
     }
 
     #[test]
-    fn mixed_publishes_both_spellings() {
+    fn mixed_publishes_both_spellings_only_beside_a_2024_03_reader() {
         assert_eq!(
-            WireProfile::Mixed.heartbeat_keys_published(),
+            WireProfile::Mixed.heartbeat_keys_published(true),
             ["heathbeat", "heartbeat"]
         );
+        assert_eq!(
+            WireProfile::Mixed.heartbeat_keys_published(false),
+            ["heartbeat"]
+        );
+        for reader in [false, true] {
+            assert_eq!(
+                WireProfile::Go2024_03.heartbeat_keys_published(reader),
+                ["heathbeat"]
+            );
+            assert_eq!(
+                WireProfile::Go2024_08.heartbeat_keys_published(reader),
+                ["heartbeat"]
+            );
+        }
         assert!(WireProfile::Go2024_08.is_heartbeat_key("heathbeat"));
         assert!(!WireProfile::Go2024_03.is_heartbeat_key("topology"));
     }

@@ -114,6 +114,11 @@ pub struct NodeArgs {
     /// variable holds one pair), gossiped as a `google.protobuf.StringValue`.
     #[arg(long, env = "PROTOGOSSIP_STATE", value_name = "KEY=VALUE")]
     pub state: Option<Vec<String>>,
+    /// Runtime threads: 0 runs the node on one thread (tokio's
+    /// current-thread runtime), N a multi-threaded runtime with N workers
+    /// [default: 0].
+    #[arg(long, env = "PROTOGOSSIP_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
 }
 
 /// What `protogossip node` runs: the node's configuration and the
@@ -124,7 +129,12 @@ pub struct NodeSettings {
     pub config: NodeConfig,
     /// `(key, value)` pairs, in the order given.
     pub state: Vec<(String, String)>,
+    /// 0: a current-thread runtime; N: a multi-threaded one with N workers.
+    pub worker_threads: usize,
 }
+
+/// More runtime workers than this is a typo, not a machine.
+const MAX_WORKER_THREADS: usize = 1024;
 
 /// A setting that cannot be used; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +173,7 @@ impl NodeArgs {
             rejoin: self.rejoin.or(file.rejoin),
             rejoin_after_ms: self.rejoin_after_ms.or(file.rejoin_after_ms),
             rejoin_min_interval_ms: self.rejoin_min_interval_ms.or(file.rejoin_min_interval_ms),
+            worker_threads: self.worker_threads.or(file.worker_threads),
         }
     }
 
@@ -303,7 +314,17 @@ impl NodeArgs {
             )),
         };
         config.validate().map_err(|e| ArgsError(e.to_string()))?;
-        Ok(NodeSettings { config, state })
+        let worker_threads = self.worker_threads.unwrap_or(0);
+        if worker_threads > MAX_WORKER_THREADS {
+            return Err(ArgsError(format!(
+                "--worker-threads {worker_threads}: at most {MAX_WORKER_THREADS} (0 runs the node on one thread)"
+            )));
+        }
+        Ok(NodeSettings {
+            config,
+            state,
+            worker_threads,
+        })
     }
 }
 
@@ -416,6 +437,25 @@ mod tests {
         .into_settings()
         .unwrap_err();
         assert!(e.0.contains("clustr"), "{e}");
+    }
+
+    #[test]
+    fn worker_threads_default_to_one_thread_and_come_from_the_file_too() {
+        assert_eq!(
+            NodeArgs::default().into_settings().unwrap().worker_threads,
+            0
+        );
+        let s = NodeArgs::default()
+            .with_config_text("worker_threads = 4\n", "node.toml")
+            .unwrap();
+        assert_eq!(s.worker_threads, 4);
+        let e = NodeArgs {
+            worker_threads: Some(5000),
+            ..Default::default()
+        }
+        .into_settings()
+        .unwrap_err();
+        assert!(e.0.contains("at most 1024"), "{e}");
     }
 
     #[test]
