@@ -575,8 +575,6 @@ impl GossipCore {
         );
     }
 
-    /// Drops stale owners, updates member statuses and blocks the members
-    /// the failure detector found.
     /// True when a current member other than us publishes `heathbeat` and
     /// not `heartbeat`: a protoactor-go 2024-03 node, which heartbeat-expires
     /// only owners that publish its spelling. While there is one, the mixed
@@ -593,6 +591,8 @@ impl GossipCore {
         })
     }
 
+    /// Drops stale owners, updates member statuses and blocks the members
+    /// the failure detector found.
     fn detect_failures(&mut self, now: UnixMillis, out: &mut GossipOutcome) {
         let verdicts = self.detector.scan(
             &self.state,
