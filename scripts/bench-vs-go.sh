@@ -70,10 +70,9 @@ echo "building (release)..." >&2
 rust_bin=$target/release/protogossip
 tck=$(getconf CLK_TCK)
 
-# CPU ticks (utime + stime) of a process; fields counted after the ")" that
-# ends the command name.
-ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
-sys_ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $13}'; }
+# CPU ticks of a process from one read of its stat: "utime+stime stime";
+# fields counted after the ")" that ends the command name.
+ticks() { sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13, $13}'; }
 io() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/io"; }
 rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
 metric() { # a Rust node's counter from /metrics (0 if absent)
@@ -113,7 +112,7 @@ for run in $(seq "$runs"); do
     view=$(curl -fsS "http://127.0.0.1:${http[${pids[$n]}]}/status" | grep -oE '"(gossip_owners|reached)":[a-z0-9]+' | tr '\n' ' ' || true)
     declare -A t0=() s0=() w0=() r0=() g0=()
     for p in "${pids[@]}"; do
-      t0[$p]=$(ticks "$p"); s0[$p]=$(sys_ticks "$p"); w0[$p]=$(io "$p" wchar); r0[$p]=$(io "$p" rchar)
+      read -r t0[$p] s0[$p] < <(ticks "$p"); w0[$p]=$(io "$p" wchar); r0[$p]=$(io "$p" rchar)
       [ "${lang[$p]}" = rust ] && g0[$p]=$(metric "${http[$p]}" protogossip_gossip_sent_bytes_total)
     done
     [ -n "$profiled" ] && callgrind_control -i on "$profiled" > /dev/null 2>&1
@@ -128,7 +127,8 @@ for run in $(seq "$runs"); do
       g=0
       [ "${lang[$p]}" = rust ] && g=$(( $(metric "${http[$p]}" protogossip_gossip_sent_bytes_total) - g0[$p] ))
       [ "$p" = "$profiled" ] && continue
-      echo "$run $n ${lang[$p]} $(( $(ticks "$p") - t0[$p] )) $(rss_kb "$p") $(( $(io "$p" wchar) - w0[$p] )) $(( $(io "$p" rchar) - r0[$p] )) $g $(( $(sys_ticks "$p") - s0[$p] ))" >> "$summary"
+      read -r t1 s1 < <(ticks "$p")
+      echo "$run $n ${lang[$p]} $(( t1 - t0[$p] )) $(rss_kb "$p") $(( $(io "$p" wchar) - w0[$p] )) $(( $(io "$p" rchar) - r0[$p] )) $g $(( s1 - s0[$p] ))" >> "$summary"
     done
     stop_nodes
     echo "run $run, $n + $n: done (after warm-up, a Rust node's /status: $view)" >&2
